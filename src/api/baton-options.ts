@@ -1,0 +1,92 @@
+/** `new Baton(options)`: the options, their checks and their defaults. */
+import { type Clock, systemClock } from '../clock/clock.js';
+import { type Duration, parseDuration } from '../engine/duration.js';
+import { DEFAULT_LIMITS, type PayloadLimits } from '../engine/limits.js';
+import { checkOptions, is } from '../engine/options.js';
+import type { Logger, LogLevelSetting } from '../logger.js';
+import { DEFAULT_SQLITE_PATH } from '../store/open-store.js';
+
+export interface BatonOptions {
+  /**
+   * Where runs are stored: `postgres://…`, `sqlite:path`, a file path or `:memory:`.
+   * Default: `BATON_DATABASE_URL`, else `./.baton/baton.db`.
+   */
+  database?: string;
+  /** PostgreSQL schema for Baton's tables. Default `baton`. */
+  schema?: string;
+  /** Runs, names and keys are separate per namespace. Default `default`. */
+  namespace?: string;
+  /** Time source for every due-time. Default: the system clock. */
+  clock?: Clock;
+  logger?: Logger;
+  /** Level of the process logger when `logger` is not given. Default `BATON_LOG_LEVEL` or `info`. */
+  logLevel?: LogLevelSetting;
+  /** How often expired leases and schedule timeouts are swept. Default `5s`. */
+  sweepInterval?: Duration;
+  /** How long an idempotency key returns its first run. Default `24h`. */
+  idempotencyWindow?: Duration;
+  /** Payload size limits in bytes (input, output, event, streamChunk). */
+  limits?: Partial<PayloadLimits>;
+  /** Root folder of `ctx.rawDataPath`. Default `./.baton/raw`. */
+  rawDataRoot?: string;
+}
+
+export interface ResolvedBatonOptions {
+  database: string;
+  schema: string;
+  namespace: string;
+  clock: Clock;
+  isClockInjected: boolean;
+  logger: Logger | undefined;
+  logLevel: LogLevelSetting;
+  sweepIntervalMs: number;
+  idempotencyWindowMs: number;
+  limits: PayloadLimits;
+  rawDataRoot: string;
+}
+
+const limitCheck = (value: unknown, key: string) => {
+  if (typeof value !== 'object' || value === null) return `${key} must be an object`;
+  for (const [k, v] of Object.entries(value)) {
+    if (!(k in DEFAULT_LIMITS)) return `${key}.${k} is not a limit (known: ${Object.keys(DEFAULT_LIMITS).join(', ')})`;
+    if (!Number.isInteger(v) || (v as number) < 0) return `${key}.${k} must be a whole number of bytes (0 = no limit)`;
+  }
+  return undefined;
+};
+
+export function resolveBatonOptions(options: BatonOptions = {}): ResolvedBatonOptions {
+  checkOptions('Baton options', options, {
+    database: is.string,
+    schema: (v, k) =>
+      typeof v === 'string' && /^[a-z_][a-z0-9_]{0,62}$/.test(v) ? undefined : `${k} must be a lower-case SQL identifier`,
+    namespace: is.name,
+    clock: (v, k) =>
+      typeof v === 'object' &&
+      v !== null &&
+      typeof (v as Clock).now === 'function' &&
+      typeof (v as Clock).setTimeout === 'function'
+        ? undefined
+        : `${k} must be a Clock (now() and setTimeout())`,
+    logger: (v, k) =>
+      typeof v === 'object' && v !== null && typeof (v as Logger).info === 'function' ? undefined : `${k} must be a logger`,
+    logLevel: is.oneOf('debug', 'info', 'warn', 'error', 'silent'),
+    sweepInterval: is.positiveDuration,
+    idempotencyWindow: is.positiveDuration,
+    limits: limitCheck,
+    rawDataRoot: is.string,
+  });
+  const envLevel = process.env.BATON_LOG_LEVEL as LogLevelSetting | undefined;
+  return {
+    database: options.database ?? process.env.BATON_DATABASE_URL ?? DEFAULT_SQLITE_PATH,
+    schema: options.schema ?? process.env.BATON_SCHEMA ?? 'baton',
+    namespace: options.namespace ?? 'default',
+    clock: options.clock ?? systemClock,
+    isClockInjected: options.clock !== undefined,
+    logger: options.logger,
+    logLevel: options.logLevel ?? envLevel ?? 'info',
+    sweepIntervalMs: parseDuration(options.sweepInterval ?? '5s'),
+    idempotencyWindowMs: parseDuration(options.idempotencyWindow ?? '24h'),
+    limits: { ...DEFAULT_LIMITS, ...(options.limits ?? {}) },
+    rawDataRoot: options.rawDataRoot ?? './.baton/raw',
+  };
+}

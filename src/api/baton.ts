@@ -1,0 +1,199 @@
+/**
+ * The Baton instance: opens the store lazily, defines tasks, makes workers,
+ * looks up runs, and closes everything it started. One instance per database
+ * and namespace; several may share a process and a database.
+ */
+import type { StandardSchemaV1 } from '@standard-schema/spec';
+import type { TaskContext } from '../context/task-context.js';
+import { ValidationError } from '../errors.js';
+import type { Logger } from '../logger.js';
+import { createLogger, setProcessLogger } from '../logger.js';
+import { type Notifier, notifierFor } from '../store/notifier.js';
+import { openStore, parseDatabase, type StoreLocation } from '../store/open-store.js';
+import type { Store } from '../store/types.js';
+import { Sweeper } from '../worker/sweeper.js';
+import type { TaskDefinition } from '../worker/task-definition.js';
+import { Worker } from '../worker/worker.js';
+import { type BatonOptions, type ResolvedBatonOptions, resolveBatonOptions } from './baton-options.js';
+import { Runs } from './runs.js';
+import type { BatonRuntime } from './runtime.js';
+import { Task } from './task.js';
+import { checkTaskOptions, jsonSchemaOf, type TaskOptions, toTaskDefinition } from './task-options.js';
+import { resolveWorkerOptions, type WorkerOptions } from './worker-options.js';
+
+/** The output type of a task function: awaited, or the yields/return of an async generator. */
+export type TaskOutput<R> =
+  R extends AsyncGenerator<infer Y, infer Ret, unknown> ? ([Ret] extends [undefined] ? Y[] : Ret) : Awaited<R>;
+
+export class Baton {
+  /** Look up and list runs. */
+  readonly runs: Runs;
+  readonly namespace: string;
+  readonly #options: ResolvedBatonOptions;
+  readonly #location: StoreLocation;
+  readonly #logger: Logger;
+  readonly #runtime: BatonRuntime;
+  readonly #tasks = new Map<string, Task>();
+  readonly #workers = new Set<Worker>();
+  #store: Promise<Store> | undefined;
+  #sweeper: Sweeper | undefined;
+  #stopClockListener: (() => void) | undefined;
+  #isClosed = false;
+
+  constructor(options: BatonOptions = {}) {
+    this.#options = resolveBatonOptions(options);
+    this.#location = parseDatabase(this.#options.database);
+    this.namespace = this.#options.namespace;
+    this.#logger = this.#options.logger ?? createLogger(this.#options.logLevel);
+    setProcessLogger(this.#logger);
+    this.#runtime = {
+      namespace: this.#options.namespace,
+      clock: this.#options.clock,
+      logger: this.#logger,
+      limits: this.#options.limits,
+      idempotencyWindowMs: this.#options.idempotencyWindowMs,
+      rawDataRoot: this.#options.rawDataRoot,
+      store: () => this.#openStore(),
+      notifier: () => this.#notifier(),
+    };
+    this.runs = new Runs(this.#runtime);
+  }
+
+  /** Which backend this instance uses. */
+  get storeKind(): 'sqlite' | 'postgres' {
+    return this.#location.kind;
+  }
+
+  /** Defines a task. `fn(input, ctx)` runs on a worker; its return value is the run's output. */
+  task<S extends StandardSchemaV1, R, L = unknown>(
+    options: TaskOptions<StandardSchemaV1.InferOutput<S>, TaskOutput<R>> & { input: S },
+    fn: (input: StandardSchemaV1.InferOutput<S>, ctx: TaskContext<StandardSchemaV1.InferOutput<S>, L>) => R,
+  ): Task<StandardSchemaV1.InferInput<S>, TaskOutput<R>>;
+  task<I = void, R = unknown, L = unknown>(
+    options: TaskOptions<I, TaskOutput<R>> & { input?: undefined },
+    fn: (input: I, ctx: TaskContext<I, L>) => R,
+  ): Task<I, TaskOutput<R>>;
+  // biome-ignore lint/suspicious/noExplicitAny: the implementation of the typed overloads above
+  task(options: TaskOptions<any, any>, fn: (input: any, ctx: any) => unknown): Task {
+    checkTaskOptions(options);
+    if (typeof fn !== 'function') throw new ValidationError(`task "${options.name}": the task function is missing`);
+    if (this.#tasks.has(options.name)) {
+      throw new ValidationError(`a task named "${options.name}" is already defined on this Baton instance`, [
+        { path: 'name', message: 'duplicate' },
+      ]);
+    }
+    const task = new Task(this.#runtime, toTaskDefinition(this.namespace, options, fn as TaskDefinition['fn']));
+    this.#tasks.set(task.name, task);
+    return task;
+  }
+
+  /** A worker for the given tasks; call `start()` to begin claiming runs. */
+  worker<L = unknown>(options: WorkerOptions<L>): Worker {
+    this.#assertOpen();
+    const settings = resolveWorkerOptions(options as WorkerOptions);
+    const definitions = options.tasks.map((t) => t.definition);
+    return new Worker(
+      {
+        store: () => this.#openStore(),
+        notifier: () => this.#notifier(),
+        clock: this.#options.clock,
+        namespace: this.namespace,
+        logger: this.#logger,
+        limits: this.#options.limits,
+        rawDataRoot: this.#options.rawDataRoot,
+        register: (defs) => this.#register(defs),
+        workerStarted: (worker) => this.#workerStarted(worker),
+        workerStopped: (worker) => this.#workers.delete(worker),
+      },
+      settings,
+      definitions,
+    );
+  }
+
+  /** Writes tasks into the store's registry (names, versions, input JSON Schemas). */
+  // biome-ignore lint/suspicious/noExplicitAny: registers tasks of any input and output
+  async register(...tasks: Task<any, any>[]): Promise<void> {
+    await this.#register(tasks.map((t) => t.definition));
+  }
+
+  /** The store, opened (and migrated) if it was not yet. */
+  store(): Promise<Store> {
+    return this.#openStore();
+  }
+
+  /** Sweeps expired leases and schedule timeouts now. */
+  async sweep(): Promise<void> {
+    await (await this.#sweeperFor()).sweep();
+  }
+
+  /** Stops this instance's workers (gracefully) and sweeper and closes its connections. */
+  async close(): Promise<void> {
+    if (this.#isClosed) return;
+    this.#isClosed = true;
+    await Promise.all([...this.#workers].map((w) => w.stop()));
+    this.#stopClockListener?.();
+    await this.#sweeper?.stop();
+    if (this.#store) {
+      const store = await this.#store.catch(() => undefined);
+      await store?.close();
+    }
+  }
+
+  #assertOpen(): void {
+    if (this.#isClosed) throw new Error('this Baton instance is closed');
+  }
+
+  #openStore(): Promise<Store> {
+    if (this.#isClosed && !this.#store) return Promise.reject(new Error('this Baton instance is closed'));
+    this.#store ??= openStore(this.#location, {
+      clock: this.#options.clock,
+      isClockInjected: this.#options.isClockInjected,
+      schema: this.#options.schema,
+    });
+    // A failed open is not cached: the next call tries again.
+    this.#store.catch(() => {
+      this.#store = undefined;
+    });
+    return this.#store;
+  }
+
+  async #notifier(): Promise<Notifier> {
+    return notifierFor((await this.#openStore()).identity);
+  }
+
+  async #register(definitions: readonly TaskDefinition[]): Promise<void> {
+    const store = await this.#openStore();
+    await store.registerTasks(
+      this.namespace,
+      definitions.map((d) => ({ name: d.name, kind: d.kind, version: d.version, inputSchema: jsonSchemaOf(d.inputSchema) })),
+    );
+  }
+
+  async #sweeperFor(): Promise<Sweeper> {
+    if (!this.#sweeper) {
+      const store = await this.#openStore();
+      this.#sweeper ??= new Sweeper(
+        store,
+        await this.#notifier(),
+        this.namespace,
+        this.#logger,
+        () => new Map([...this.#tasks.values()].map((t) => [t.name, t.definition])),
+      );
+    }
+    return this.#sweeper;
+  }
+
+  #workerStarted(worker: Worker): void {
+    this.#workers.add(worker);
+    void this.#sweeperFor().then((sweeper) => {
+      sweeper.start(this.#options.sweepIntervalMs);
+      void sweeper.sweep();
+    });
+    // A virtual clock jump: live workers renew their leases first, then the sweep looks at the new time.
+    this.#stopClockListener ??= this.#options.clock.onAdvance?.(async () => {
+      await Promise.all([...this.#workers].map((w) => w.heartbeat()));
+      await (await this.#sweeperFor()).sweep();
+      for (const w of this.#workers) w.wake();
+    });
+  }
+}

@@ -1,0 +1,17 @@
+/** What the API's parts share from their Baton instance. */
+import type { Clock } from '../clock/clock.js';
+import type { PayloadLimits } from '../engine/limits.js';
+import type { Logger } from '../logger.js';
+import type { Notifier } from '../store/notifier.js';
+import type { Store } from '../store/types.js';
+
+export interface BatonRuntime {
+  readonly namespace: string;
+  readonly clock: Clock;
+  readonly logger: Logger;
+  readonly limits: PayloadLimits;
+  readonly idempotencyWindowMs: number;
+  readonly rawDataRoot: string;
+  store(): Promise<Store>;
+  notifier(): Promise<Notifier>;
+}

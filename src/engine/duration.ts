@@ -1,0 +1,33 @@
+/**
+ * The one parser for durations. Everything public accepts a number of
+ * milliseconds or a string like '250ms', '30s', '5m', '2h', '7d'; inside the
+ * engine only milliseconds exist.
+ */
+
+export type Duration = number | `${number}${'ms' | 's' | 'm' | 'h' | 'd'}`;
+
+const UNIT_MS = { ms: 1, s: 1_000, m: 60_000, h: 3_600_000, d: 86_400_000 } as const;
+const PATTERN = /^(\d+(?:\.\d+)?)(ms|s|m|h|d)$/;
+
+/** Parses a duration, or returns an error message that names `what`. */
+export function tryParseDuration(value: unknown, what: string): number | string {
+  if (typeof value === 'number') {
+    if (!Number.isFinite(value) || value < 0) return `${what} must be a non-negative number of ms, got ${value}`;
+    return value;
+  }
+  if (typeof value === 'string') {
+    const match = PATTERN.exec(value.trim());
+    if (!match)
+      return `${what} must be a number of ms or a string like '250ms', '30s', '5m', '2h', '7d'; got ${JSON.stringify(value)}`;
+    const ms = Number(match[1]) * UNIT_MS[match[2] as keyof typeof UNIT_MS];
+    return Math.round(ms);
+  }
+  return `${what} must be a number of ms or a duration string, got ${typeof value}`;
+}
+
+/** Parses a duration; throws a TypeError naming `what` when it is not one. */
+export function parseDuration(value: Duration | string, what = 'duration'): number {
+  const result = tryParseDuration(value, what);
+  if (typeof result === 'string') throw new TypeError(result);
+  return result;
+}

@@ -1,0 +1,54 @@
+/**
+ * The one factory that picks a backend from the `database` setting:
+ * `postgres://…` / `postgresql://…` → PostgreSQL; `sqlite:path`, a path or
+ * `:memory:` → SQLite. Backends are imported lazily so `pg` is only loaded
+ * when asked for.
+ */
+import type { Clock } from '../clock/clock.js';
+import { ValidationError } from '../errors.js';
+import type { Store } from './types.js';
+
+export const DEFAULT_SQLITE_PATH = './.baton/baton.db';
+
+export interface StoreLocation {
+  kind: 'sqlite' | 'postgres';
+  /** File path for SQLite, connection string for PostgreSQL. */
+  target: string;
+}
+
+export function parseDatabase(database: string): StoreLocation {
+  const value = database.trim();
+  if (value === '') throw new ValidationError('database must not be empty', [{ path: 'database', message: 'empty' }]);
+  if (/^postgres(ql)?:\/\//i.test(value)) return { kind: 'postgres', target: value };
+  if (value.startsWith('sqlite://')) return { kind: 'sqlite', target: value.slice('sqlite://'.length) || ':memory:' };
+  if (value.startsWith('sqlite:')) return { kind: 'sqlite', target: value.slice('sqlite:'.length) || ':memory:' };
+  if (/^[a-z][a-z0-9+.-]*:\/\//i.test(value)) {
+    throw new ValidationError(
+      `database ${JSON.stringify(redact(value))} has an unsupported scheme; use postgres://…, sqlite:path, a file path or :memory:`,
+      [{ path: 'database', message: 'unsupported scheme' }],
+    );
+  }
+  return { kind: 'sqlite', target: value };
+}
+
+export interface OpenStoreOptions {
+  clock: Clock;
+  /** Whether `clock` was injected (tests) rather than the system clock. */
+  isClockInjected: boolean;
+  /** PostgreSQL schema for Baton's tables. */
+  schema?: string;
+}
+
+export async function openStore(location: StoreLocation, options: OpenStoreOptions): Promise<Store> {
+  if (location.kind === 'sqlite') {
+    const { SqliteStore } = await import('./sqlite/sqlite-store.js');
+    return SqliteStore.open(location.target, options.clock);
+  }
+  const { PostgresStore } = await import('./postgres/postgres-store.js');
+  return PostgresStore.open(location.target, options);
+}
+
+/** A connection string with its password hidden, for messages. */
+export function redact(database: string): string {
+  return database.replace(/(\/\/[^:/@]*:)[^@]*@/, '$1***@');
+}

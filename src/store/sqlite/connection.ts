@@ -1,0 +1,118 @@
+/**
+ * One better-sqlite3 connection with its prepared-statement cache, the store's
+ * time source, and the write path: BEGIN IMMEDIATE with a short busy_timeout
+ * and async backoff, so another process holding the write lock never blocks
+ * this event loop for long (DESIGN.md §2.13 "SQLite").
+ */
+import { mkdirSync } from 'node:fs';
+import { dirname, resolve } from 'node:path';
+import Database from 'better-sqlite3';
+import type { Clock } from '../../clock/clock.js';
+import { StorageError } from '../../errors.js';
+
+type Statement = Database.Statement<unknown[], unknown>;
+
+const BUSY_TIMEOUT_MS = 5;
+const MAX_BUSY_WAIT_MS = 30_000;
+
+export class SqliteConnection {
+  readonly db: Database.Database;
+  readonly path: string;
+  readonly clock: Clock;
+  private readonly statements = new Map<string, Statement>();
+  private readonly immediate: (fn: () => unknown) => unknown;
+
+  constructor(path: string, clock: Clock) {
+    this.clock = clock;
+    this.path = path === ':memory:' ? path : resolve(path);
+    if (this.path !== ':memory:') mkdirSync(dirname(this.path), { recursive: true });
+    try {
+      this.db = new Database(this.path);
+      this.db.pragma(`busy_timeout = ${BUSY_TIMEOUT_MS}`);
+      this.db.pragma('journal_mode = WAL');
+      this.db.pragma('synchronous = NORMAL');
+      this.db.pragma('foreign_keys = OFF');
+    } catch (error) {
+      throw storageError(error, this.path);
+    }
+    const transaction = this.db.transaction((fn: () => unknown) => fn());
+    this.immediate = (fn) => transaction.immediate(fn);
+  }
+
+  now(): number {
+    return this.clock.now();
+  }
+
+  stmt(sql: string): Statement {
+    let statement = this.statements.get(sql);
+    if (!statement) {
+      statement = this.db.prepare(sql);
+      this.statements.set(sql, statement);
+    }
+    return statement;
+  }
+
+  /** Runs `fn` in one BEGIN IMMEDIATE transaction, retrying while another writer holds the lock. */
+  async write<T>(fn: () => T): Promise<T> {
+    const started = performance.now();
+    for (let attempt = 0; ; attempt++) {
+      try {
+        return this.immediate(fn) as T;
+      } catch (error) {
+        if (isBusy(error) && performance.now() - started < MAX_BUSY_WAIT_MS) {
+          await new Promise((r) => setTimeout(r, Math.min(2 ** attempt, 50) * (0.5 + Math.random())));
+          continue;
+        }
+        throw storageError(error, this.path);
+      }
+    }
+  }
+
+  /** Runs a read; WAL readers never wait for writers, but a checkpoint can briefly report busy. */
+  async read<T>(fn: () => T): Promise<T> {
+    const started = performance.now();
+    for (let attempt = 0; ; attempt++) {
+      try {
+        return fn();
+      } catch (error) {
+        if (isBusy(error) && performance.now() - started < MAX_BUSY_WAIT_MS) {
+          await new Promise((r) => setTimeout(r, Math.min(2 ** attempt, 50)));
+          continue;
+        }
+        throw storageError(error, this.path);
+      }
+    }
+  }
+
+  close(): void {
+    if (this.db.open) this.db.close();
+  }
+}
+
+function isBusy(error: unknown): boolean {
+  const code = (error as { code?: unknown }).code;
+  return code === 'SQLITE_BUSY' || code === 'SQLITE_BUSY_SNAPSHOT' || code === 'SQLITE_LOCKED';
+}
+
+export function storageError(error: unknown, path: string): Error {
+  if (error instanceof StorageError) return error;
+  const code = (error as { code?: unknown }).code;
+  if (typeof code !== 'string' || !code.startsWith('SQLITE')) return error instanceof Error ? error : new Error(String(error));
+  if (code === 'SQLITE_NOTADB') {
+    return new StorageError(
+      `${path} is not a SQLite database (the file exists but holds something else); point database at another path`,
+      {
+        cause: error,
+        retryable: false,
+      },
+    );
+  }
+  if (code === 'SQLITE_CANTOPEN') {
+    return new StorageError(`cannot open SQLite database at ${path}: check the path and its permissions`, {
+      cause: error,
+      retryable: false,
+    });
+  }
+  const message = error instanceof Error ? error.message : String(error);
+  return new StorageError(`SQLite error at ${path}: ${message}`, { cause: error, retryable: isBusy(error) });
+}

@@ -1,0 +1,78 @@
+/**
+ * Inserts new runs, in one transaction for a whole batch. An idempotency key
+ * that is still inside its window returns the first run (or raises a conflict
+ * when the input differs); an expired key is taken over by the new run.
+ */
+import { IdempotencyConflictError } from '../../errors.js';
+import type { CreatedRun, NewRun, StoredWaitingOn } from '../types.js';
+import type { SqliteConnection } from './connection.js';
+import { insertState } from './state-writes.js';
+
+interface KeyRow {
+  run_id: string;
+  input_hash: string;
+  expires_at: number;
+}
+
+export function createRuns(c: SqliteConnection, namespace: string, runs: readonly NewRun[]): CreatedRun[] {
+  const now = c.now();
+  const results: CreatedRun[] = [];
+  const insert = c.stmt(`INSERT INTO runs (id, namespace, workflow_run_id, workflow_name, task_name, parent_run_id,
+      parent_workflow_run_id, status, attempt, crash_count, max_crashes, priority, input, tags, metadata,
+      custom_context, trigger, idempotency_key, available_at, schedule_deadline_at, created_at, updated_at,
+      cancel_grace_ms, waiting_on)
+    VALUES (?, ?, ?, ?, ?, ?, ?, ?, 0, 0, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`);
+  for (const run of runs) {
+    if (run.idempotency) {
+      const existing = c
+        .stmt('SELECT run_id, input_hash, expires_at FROM idempotency_keys WHERE namespace = ? AND task_name = ? AND key = ?')
+        .get(namespace, run.taskName, run.idempotency.key) as KeyRow | undefined;
+      if (existing && existing.expires_at > now) {
+        if (existing.input_hash !== run.idempotency.inputHash) {
+          throw new IdempotencyConflictError(run.idempotency.key, existing.run_id);
+        }
+        results.push({ id: existing.run_id, outcome: 'deduplicated' });
+        continue;
+      }
+      c.stmt(
+        `INSERT INTO idempotency_keys (namespace, task_name, key, run_id, input_hash, expires_at) VALUES (?, ?, ?, ?, ?, ?)
+         ON CONFLICT (namespace, task_name, key) DO UPDATE SET run_id = excluded.run_id,
+           input_hash = excluded.input_hash, expires_at = excluded.expires_at`,
+      ).run(namespace, run.taskName, run.idempotency.key, run.id, run.idempotency.inputHash, now + run.idempotency.windowMs);
+    }
+    const availableAt = run.runAt ?? now + (run.delayMs ?? 0);
+    const isDelayed = availableAt > now;
+    const status = isDelayed ? 'Scheduled' : 'Pending';
+    const waitingOn: StoredWaitingOn | null = isDelayed
+      ? { reason: 'scheduled', message: `scheduled to start at ${new Date(availableAt).toISOString()}`, until: availableAt }
+      : null;
+    const scheduleDeadline = run.scheduleTimeoutMs === undefined ? null : Math.max(availableAt, now) + run.scheduleTimeoutMs;
+    insert.run(
+      run.id,
+      namespace,
+      run.workflowRunId,
+      run.workflowName,
+      run.taskName,
+      run.parentRunId,
+      run.parentWorkflowRunId,
+      status,
+      run.maxCrashes,
+      run.priority,
+      run.input,
+      JSON.stringify(run.tags),
+      JSON.stringify(run.metadata),
+      JSON.stringify(run.customContext),
+      JSON.stringify(run.trigger),
+      run.idempotency?.key ?? null,
+      availableAt,
+      scheduleDeadline,
+      now,
+      now,
+      run.cancelGraceMs,
+      waitingOn ? JSON.stringify(waitingOn) : null,
+    );
+    insertState(c, run.id, 0, status, now, { waitingOn });
+    results.push({ id: run.id, outcome: 'created' });
+  }
+  return results;
+}

@@ -1,0 +1,218 @@
+/**
+ * The SQLite store: one file (WAL), migrations on open, every write in one
+ * BEGIN IMMEDIATE transaction. Several processes may share one file; claims
+ * are serialized by SQLite's write lock, so an attempt is never claimed twice.
+ */
+import { hostname } from 'node:os';
+import type { Clock } from '../../clock/clock.js';
+import type { StateName } from '../../engine/types.js';
+import { RunNotFoundError } from '../../errors.js';
+import type {
+  AttemptRow,
+  CancelResult,
+  ClaimRequest,
+  CreatedRun,
+  LeaseRef,
+  LeaseRenewal,
+  LogRow,
+  NewLog,
+  NewRun,
+  RegisteredTask,
+  RunFilter,
+  RunPage,
+  RunRow,
+  Settlement,
+  StateRow,
+  Store,
+  StreamChunkRow,
+  SweepResult,
+  WorkerRow,
+} from '../types.js';
+import { appendStream, renewLeases, saveCheckpoint, setDeadline, setProgress, settle } from './attempt-writes.js';
+import { claimRuns } from './claim-runs.js';
+import { SqliteConnection } from './connection.js';
+import { requestCancel, retryRun, sweep } from './control.js';
+import { createRuns } from './create-runs.js';
+import { migrateSqlite } from './migrate.js';
+import * as reads from './reads.js';
+
+export class SqliteStore implements Store {
+  readonly kind = 'sqlite' as const;
+  readonly identity: string;
+  private readonly c: SqliteConnection;
+
+  private constructor(connection: SqliteConnection) {
+    this.c = connection;
+    this.identity = `sqlite:${connection.path}`;
+  }
+
+  /** Opens (creating when missing) the database at `path` and applies migrations. */
+  static async open(path: string, clock: Clock): Promise<SqliteStore> {
+    const connection = new SqliteConnection(path, clock);
+    try {
+      await migrateSqlite(connection);
+    } catch (error) {
+      connection.close();
+      throw error;
+    }
+    return new SqliteStore(connection);
+  }
+
+  /** The raw connection, for `ctx.transaction` and tests. */
+  get connection(): SqliteConnection {
+    return this.c;
+  }
+
+  async now(): Promise<number> {
+    return this.c.now();
+  }
+
+  async close(): Promise<void> {
+    this.c.close();
+  }
+
+  createRuns(namespace: string, runs: readonly NewRun[]): Promise<CreatedRun[]> {
+    return this.c.write(() => createRuns(this.c, namespace, runs));
+  }
+
+  claimRuns(request: ClaimRequest): Promise<RunRow[]> {
+    return this.c.write(() => claimRuns(this.c, request));
+  }
+
+  renewLeases(request: {
+    namespace: string;
+    workerId: string;
+    leaseMs: number;
+    leases: readonly LeaseRef[];
+  }): Promise<LeaseRenewal> {
+    return this.c.write(() => renewLeases(this.c, request));
+  }
+
+  settle(logs: readonly NewLog[], settlements: readonly Settlement[]): Promise<(StateName | null)[]> {
+    return this.c.write(() => settle(this.c, logs, settlements));
+  }
+
+  saveCheckpoint(lease: LeaseRef, data: string): Promise<boolean> {
+    return this.c.write(() => saveCheckpoint(this.c, lease, data));
+  }
+
+  loadCheckpoint(runId: string): Promise<string | null> {
+    return this.c.read(() => reads.loadCheckpoint(this.c, runId));
+  }
+
+  setProgress(lease: LeaseRef, progress: number, message: string | null): Promise<boolean> {
+    return this.c.write(() => setProgress(this.c, lease, progress, message));
+  }
+
+  setDeadline(lease: LeaseRef, deadlineAt: number | null): Promise<boolean> {
+    return this.c.write(() => setDeadline(this.c, lease, deadlineAt));
+  }
+
+  appendStream(lease: LeaseRef, data: string): Promise<number | null> {
+    return this.c.write(() => appendStream(this.c, lease, data));
+  }
+
+  readStream(runId: string, afterSeq: number, limit: number): Promise<StreamChunkRow[]> {
+    return this.c.read(() => reads.readStream(this.c, runId, afterSeq, limit));
+  }
+
+  requestCancel(namespace: string, runId: string, reason: string): Promise<CancelResult | undefined> {
+    return this.c.write(() => requestCancel(this.c, namespace, runId, reason));
+  }
+
+  async retryRun(namespace: string, runId: string): Promise<RunRow> {
+    const run = await this.c.write(() => retryRun(this.c, namespace, runId));
+    if (!run) throw new RunNotFoundError(runId);
+    return run;
+  }
+
+  getRun(namespace: string, runId: string): Promise<RunRow | undefined> {
+    return this.c.read(() => reads.getRun(this.c, namespace, runId));
+  }
+
+  getRuns(namespace: string, runIds: readonly string[]): Promise<RunRow[]> {
+    return this.c.read(() => reads.getRuns(this.c, namespace, runIds));
+  }
+
+  listRuns(filter: RunFilter): Promise<RunPage> {
+    return this.c.read(() => reads.listRuns(this.c, filter));
+  }
+
+  listStates(runId: string): Promise<StateRow[]> {
+    return this.c.read(() => reads.listStates(this.c, runId));
+  }
+
+  listLogs(runId: string): Promise<LogRow[]> {
+    return this.c.read(() => reads.listLogs(this.c, runId));
+  }
+
+  listAttempts(runId: string): Promise<AttemptRow[]> {
+    return this.c.read(() => reads.listAttempts(this.c, runId));
+  }
+
+  upsertWorker(worker: Omit<WorkerRow, 'heartbeatAt' | 'startedAt' | 'stoppedAt'>): Promise<void> {
+    return this.c.write(() => {
+      const now = this.c.now();
+      this.c
+        .stmt(`INSERT INTO workers (id, namespace, name, labels, slots, task_names, host, pid, started_at, heartbeat_at, lease_ms)
+          VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
+          ON CONFLICT (id) DO UPDATE SET heartbeat_at = excluded.heartbeat_at, task_names = excluded.task_names,
+            labels = excluded.labels, slots = excluded.slots, stopped_at = NULL`)
+        .run(
+          worker.id,
+          worker.namespace,
+          worker.name,
+          JSON.stringify(worker.labels),
+          worker.slots,
+          JSON.stringify(worker.taskNames),
+          worker.host || hostname(),
+          worker.pid,
+          now,
+          now,
+          worker.leaseMs,
+        );
+    });
+  }
+
+  markWorkerStopped(workerId: string): Promise<void> {
+    return this.c.write(() => {
+      this.c.stmt('UPDATE workers SET stopped_at = ? WHERE id = ?').run(this.c.now(), workerId);
+    });
+  }
+
+  listWorkers(namespace: string, options: { liveOnly?: boolean } = {}): Promise<WorkerRow[]> {
+    return this.c.read(() => reads.listWorkers(this.c, namespace, options.liveOnly ?? false));
+  }
+
+  registerTasks(namespace: string, tasks: readonly Omit<RegisteredTask, 'updatedAt'>[]): Promise<void> {
+    return this.c.write(() => {
+      const upsert = this.c.stmt(`INSERT INTO task_registry (namespace, name, kind, version, input_schema, updated_at)
+        VALUES (?, ?, ?, ?, ?, ?)
+        ON CONFLICT (namespace, name) DO UPDATE SET kind = excluded.kind, version = excluded.version,
+          input_schema = excluded.input_schema, updated_at = excluded.updated_at`);
+      const now = this.c.now();
+      for (const task of tasks) {
+        upsert.run(
+          namespace,
+          task.name,
+          task.kind,
+          task.version,
+          task.inputSchema === null ? null : JSON.stringify(task.inputSchema),
+          now,
+        );
+      }
+    });
+  }
+
+  listTasks(namespace: string): Promise<RegisteredTask[]> {
+    return this.c.read(() => reads.listTasks(this.c, namespace));
+  }
+
+  sweep(): Promise<SweepResult> {
+    return this.c.write(() => sweep(this.c));
+  }
+
+  nextDueAt(namespace: string, taskNames: readonly string[]): Promise<number | null> {
+    return this.c.read(() => reads.nextDueAt(this.c, namespace, taskNames));
+  }
+}

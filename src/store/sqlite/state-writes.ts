@@ -1,0 +1,39 @@
+/** Small writes shared by every SQLite operation: a state row, an attempt's end. */
+
+import { typeOf } from '../../engine/run-rules.js';
+import type { StateName } from '../../engine/types.js';
+import type { SerializedError } from '../../errors.js';
+import type { AttemptOutcome, StoredWaitingOn } from '../types.js';
+import type { SqliteConnection } from './connection.js';
+
+export function insertState(
+  c: SqliteConnection,
+  runId: string,
+  attempt: number,
+  name: StateName,
+  at: number,
+  extra: { message?: string | null; error?: SerializedError | null; waitingOn?: StoredWaitingOn | null } = {},
+): void {
+  c.stmt(
+    `INSERT INTO run_states (run_id, attempt, type, name, at, message, error, waiting_on)
+     VALUES (?, ?, ?, ?, ?, ?, ?, ?)`,
+  ).run(
+    runId,
+    attempt,
+    typeOf(name),
+    name,
+    at,
+    extra.message ?? null,
+    extra.error ? JSON.stringify(extra.error) : null,
+    extra.waitingOn ? JSON.stringify(extra.waitingOn) : null,
+  );
+}
+
+export function closeAttempt(c: SqliteConnection, runId: string, epoch: number, outcome: AttemptOutcome, at: number): void {
+  c.stmt('UPDATE attempts SET ended_at = ?, outcome = ? WHERE run_id = ? AND epoch = ? AND ended_at IS NULL').run(
+    at,
+    outcome,
+    runId,
+    epoch,
+  );
+}

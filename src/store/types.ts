@@ -1,0 +1,276 @@
+/**
+ * The Store interface and its row types. `worker` and `api` see only this; the
+ * SQLite and PostgreSQL backends implement it and pass one contract suite.
+ *
+ * Time: every method that writes a time uses the store's own time source (the
+ * injected clock, or the database's now() on PostgreSQL without one), so callers
+ * pass durations (`delayMs`, `leaseMs`) rather than absolute times where they can.
+ * Fencing: every write of an attempt carries its lease epoch and is refused once
+ * a newer claim exists (DESIGN.md §2.13).
+ */
+
+import type { LogLevel, StateName, StateType, TriggerOrigin, WaitingOn } from '../engine/types.js';
+import type { SerializedError } from '../errors.js';
+
+/** WaitingOn as stored: times as epoch ms. */
+export type StoredWaitingOn = WaitingOn extends infer W
+  ? W extends WaitingOn
+    ? Omit<W, 'until' | 'deadline'> &
+        ('until' extends keyof W ? { until: number } : unknown) &
+        ('deadline' extends keyof W ? { deadline?: number } : unknown)
+    : never
+  : never;
+
+export interface RunRow {
+  id: string;
+  namespace: string;
+  workflowRunId: string;
+  workflowName: string;
+  taskName: string;
+  /** The task run that enqueued this one (null for a root run). */
+  parentRunId: string | null;
+  parentWorkflowRunId: string | null;
+  status: StateName;
+  attempt: number;
+  crashCount: number;
+  maxCrashes: number;
+  priority: number;
+  /** Serialized input (see engine/serializer); null means undefined. */
+  input: string | null;
+  output: string | null;
+  error: SerializedError | null;
+  tags: Record<string, string>;
+  metadata: Record<string, unknown>;
+  customContext: Record<string, string>;
+  trigger: TriggerOrigin;
+  idempotencyKey: string | null;
+  availableAt: number;
+  scheduleDeadlineAt: number | null;
+  createdAt: number;
+  startedAt: number | null;
+  finishedAt: number | null;
+  updatedAt: number;
+  leaseEpoch: number;
+  leaseOwner: string | null;
+  leaseExpiresAt: number | null;
+  deadlineAt: number | null;
+  cancelRequestedAt: number | null;
+  cancelReason: string | null;
+  cancelGraceMs: number;
+  waitingOn: StoredWaitingOn | null;
+  progress: number | null;
+  progressMessage: string | null;
+}
+
+export interface NewRun {
+  id: string;
+  workflowRunId: string;
+  workflowName: string;
+  taskName: string;
+  parentRunId: string | null;
+  parentWorkflowRunId: string | null;
+  priority: number;
+  input: string | null;
+  tags: Record<string, string>;
+  metadata: Record<string, unknown>;
+  customContext: Record<string, string>;
+  trigger: TriggerOrigin;
+  /** Start no earlier than this many ms from now. */
+  delayMs?: number;
+  /** Start no earlier than this time (epoch ms); wins over delayMs. */
+  runAt?: number;
+  /** Time out if no worker claims it within this many ms of becoming due. */
+  scheduleTimeoutMs?: number;
+  maxCrashes: number;
+  cancelGraceMs: number;
+  idempotency?: { key: string; inputHash: string; windowMs: number };
+}
+
+export interface CreatedRun {
+  id: string;
+  outcome: 'created' | 'deduplicated';
+}
+
+export interface ClaimRequest {
+  namespace: string;
+  workerId: string;
+  taskNames: readonly string[];
+  limit: number;
+  leaseMs: number;
+}
+
+export interface LeaseRef {
+  runId: string;
+  epoch: number;
+}
+
+export interface CancelNotice {
+  runId: string;
+  reason: string;
+  requestedAt: number;
+}
+
+export interface LeaseRenewal {
+  /** Runs whose lease this worker no longer holds: stop them and write nothing. */
+  lost: string[];
+  /** Runs whose cancellation was requested since they were claimed. */
+  cancelRequested: CancelNotice[];
+}
+
+export type Settlement =
+  | { kind: 'complete'; runId: string; epoch: number; output: string | null }
+  | { kind: 'retry'; runId: string; epoch: number; error: SerializedError; delayMs: number; isTimeout: boolean }
+  | { kind: 'fail'; runId: string; epoch: number; error: SerializedError; stateName: 'Failed' | 'TimedOut' }
+  | { kind: 'cancel'; runId: string; epoch: number; reason: string; message?: string }
+  /** Give the run back without counting a crash (graceful stop). */
+  | { kind: 'release'; runId: string; epoch: number };
+
+export interface NewLog {
+  runId: string;
+  epoch: number;
+  attempt: number;
+  time: number;
+  level: LogLevel;
+  message: string;
+  fields: Record<string, unknown> | null;
+}
+
+export interface LogRow {
+  runId: string;
+  attempt: number;
+  time: number;
+  level: LogLevel;
+  message: string;
+  fields: Record<string, unknown> | null;
+}
+
+export interface StateRow {
+  runId: string;
+  attempt: number;
+  type: StateType;
+  name: StateName;
+  at: number;
+  message: string | null;
+  error: SerializedError | null;
+  waitingOn: StoredWaitingOn | null;
+}
+
+export type AttemptOutcome = 'completed' | 'failed' | 'timed_out' | 'cancelled' | 'lease_expired' | 'released';
+
+export interface AttemptRow {
+  runId: string;
+  epoch: number;
+  attempt: number;
+  workerId: string;
+  startedAt: number;
+  endedAt: number | null;
+  outcome: AttemptOutcome | null;
+}
+
+export interface StreamChunkRow {
+  runId: string;
+  seq: number;
+  data: string;
+  at: number;
+}
+
+export interface WorkerRow {
+  id: string;
+  namespace: string;
+  name: string;
+  labels: Record<string, string>;
+  slots: number;
+  taskNames: string[];
+  host: string;
+  pid: number;
+  startedAt: number;
+  heartbeatAt: number;
+  leaseMs: number;
+  stoppedAt: number | null;
+}
+
+export interface RegisteredTask {
+  name: string;
+  kind: 'task' | 'workflow';
+  version: string;
+  inputSchema: unknown | null;
+  updatedAt: number;
+}
+
+export interface RunFilter {
+  namespace: string;
+  statuses?: readonly StateName[];
+  taskName?: string;
+  tags?: Record<string, string>;
+  parentRunId?: string;
+  createdAfter?: number;
+  createdBefore?: number;
+  limit: number;
+  /** Opaque cursor from a previous page. */
+  cursor?: string;
+}
+
+export interface RunPage {
+  items: RunRow[];
+  nextCursor: string | undefined;
+}
+
+export interface SweepResult {
+  requeued: RunRow[];
+  crashed: RunRow[];
+  timedOut: RunRow[];
+  cancelled: RunRow[];
+}
+
+export interface CancelResult {
+  /** The run and every descendant that changed, with their new status. */
+  changed: { id: string; status: StateName; leaseOwner: string | null }[];
+  run: RunRow;
+}
+
+export interface Store {
+  readonly kind: 'sqlite' | 'postgres';
+  /** Names the database this store talks to (used to share in-process wake-ups). */
+  readonly identity: string;
+  /** The store's current time in epoch ms. */
+  now(): Promise<number>;
+  close(): Promise<void>;
+
+  createRuns(namespace: string, runs: readonly NewRun[]): Promise<CreatedRun[]>;
+  claimRuns(request: ClaimRequest): Promise<RunRow[]>;
+  renewLeases(request: {
+    namespace: string;
+    workerId: string;
+    leaseMs: number;
+    leases: readonly LeaseRef[];
+  }): Promise<LeaseRenewal>;
+  /** Writes logs first, then settlements, in one transaction; returns each run's new status (null when fenced). */
+  settle(logs: readonly NewLog[], settlements: readonly Settlement[]): Promise<(StateName | null)[]>;
+  saveCheckpoint(lease: LeaseRef, data: string): Promise<boolean>;
+  loadCheckpoint(runId: string): Promise<string | null>;
+  setProgress(lease: LeaseRef, progress: number, message: string | null): Promise<boolean>;
+  setDeadline(lease: LeaseRef, deadlineAt: number | null): Promise<boolean>;
+  appendStream(lease: LeaseRef, data: string): Promise<number | null>;
+  readStream(runId: string, afterSeq: number, limit: number): Promise<StreamChunkRow[]>;
+
+  requestCancel(namespace: string, runId: string, reason: string): Promise<CancelResult | undefined>;
+  retryRun(namespace: string, runId: string): Promise<RunRow>;
+
+  getRun(namespace: string, runId: string): Promise<RunRow | undefined>;
+  getRuns(namespace: string, runIds: readonly string[]): Promise<RunRow[]>;
+  listRuns(filter: RunFilter): Promise<RunPage>;
+  listStates(runId: string): Promise<StateRow[]>;
+  listLogs(runId: string): Promise<LogRow[]>;
+  listAttempts(runId: string): Promise<AttemptRow[]>;
+
+  upsertWorker(worker: Omit<WorkerRow, 'heartbeatAt' | 'startedAt' | 'stoppedAt'>): Promise<void>;
+  markWorkerStopped(workerId: string): Promise<void>;
+  listWorkers(namespace: string, options?: { liveOnly?: boolean }): Promise<WorkerRow[]>;
+  registerTasks(namespace: string, tasks: readonly Omit<RegisteredTask, 'updatedAt'>[]): Promise<void>;
+  listTasks(namespace: string): Promise<RegisteredTask[]>;
+
+  /** Re-queues or crashes runs whose lease expired, times out runs past their schedule deadline. */
+  sweep(): Promise<SweepResult>;
+  /** Earliest future due-time of a queued run of these tasks, or null. */
+  nextDueAt(namespace: string, taskNames: readonly string[]): Promise<number | null>;
+}

@@ -1,0 +1,421 @@
+/**
+ * One attempt of one run on this worker: builds its context, runs the handler
+ * inside its ambient scope, enforces its deadline, reacts to cancellation and
+ * to a lost lease, and settles it exactly once (complete, retry, fail, cancel or
+ * release). Every write carries the claim's lease epoch.
+ */
+import { join } from 'node:path';
+import type { Clock, TimerHandle } from '../clock/clock.js';
+import { runInAttemptScope } from '../context/ambient.js';
+import type { AttemptFrame } from '../context/ambient-store.js';
+import { type AttemptControl, type Cancellation, TaskContext, type WorkerInfo } from '../context/task-context.js';
+import type { PayloadLimits } from '../engine/limits.js';
+import { decideAfterFailure, retryDelayMs } from '../engine/retry-policy.js';
+import { validateWith } from '../engine/schema.js';
+import { deserialize, serializeWithLimit } from '../engine/serializer.js';
+import type { LogLevel, StateName } from '../engine/types.js';
+import {
+  CancelledError,
+  LeaseLostError,
+  NonRetryableError,
+  PayloadTooLargeError,
+  SerializationError,
+  serializeError,
+  TaskRunTimeoutError,
+  toError,
+  ValidationError,
+  WorkerStoppingError,
+} from '../errors.js';
+import type { Logger } from '../logger.js';
+import type { Notifier } from '../store/notifier.js';
+import type { LeaseRef, RunRow, Settlement, Store } from '../store/types.js';
+import type { TaskDefinition } from './task-definition.js';
+import type { WriteQueue } from './write-queue.js';
+
+export interface AttemptHost {
+  readonly store: Store;
+  readonly clock: Clock;
+  readonly namespace: string;
+  readonly logger: Logger;
+  readonly writes: WriteQueue;
+  readonly notifier: Notifier;
+  readonly workerInfo: WorkerInfo;
+  readonly lifespan: unknown;
+  readonly limits: PayloadLimits;
+  readonly rawDataRoot: string;
+  /** Called once when the attempt stops holding its slot. */
+  slotFreed(attempt: Attempt): void;
+  /** Called once when the attempt has ended and settled (or was abandoned). */
+  attemptEnded(attempt: Attempt): void;
+}
+
+type Ending =
+  | { kind: 'returned'; value: unknown }
+  | { kind: 'threw'; error: unknown }
+  | { kind: 'timeout' }
+  | { kind: 'abandon-cancelled' }
+  | { kind: 'lease-lost' }
+  | { kind: 'release' };
+
+export class Attempt implements AttemptControl {
+  readonly run: RunRow;
+  readonly def: TaskDefinition;
+  readonly lease: LeaseRef;
+  readonly #host: AttemptHost;
+  readonly #controller = new AbortController();
+  readonly #frame: { context: TaskContext; closed: boolean };
+  #context: TaskContext | undefined;
+  #isEnded = false;
+  #holdsSlot = true;
+  #deadline: number | undefined;
+  #timeoutTimer: TimerHandle | undefined;
+  #graceTimer: TimerHandle | undefined;
+  #cancellation: Cancellation | undefined;
+  #handlerSettled = false;
+  /** Resolves when the attempt has ended and its settlement was written. */
+  readonly finished: Promise<void>;
+  #finish!: () => void;
+
+  constructor(run: RunRow, def: TaskDefinition, host: AttemptHost) {
+    this.run = run;
+    this.def = def;
+    this.lease = { runId: run.id, epoch: run.leaseEpoch };
+    this.#host = host;
+    this.#frame = { context: undefined as unknown as TaskContext, closed: false };
+    this.finished = new Promise((resolve) => {
+      this.#finish = resolve;
+    });
+  }
+
+  get isClosed(): boolean {
+    return this.#frame.closed;
+  }
+
+  get isEnded(): boolean {
+    return this.#isEnded;
+  }
+
+  get signal(): AbortSignal {
+    return this.#controller.signal;
+  }
+
+  get deadline(): Date | undefined {
+    return this.#deadline === undefined ? undefined : new Date(this.#deadline);
+  }
+
+  get cancellation(): Cancellation | undefined {
+    return this.#cancellation;
+  }
+
+  /** Runs the attempt to its end. Never throws. */
+  async execute(): Promise<void> {
+    try {
+      const input = await validateWith(this.def.inputSchema, deserialize(this.run.input), `input of task "${this.def.name}"`);
+      this.#context = this.#buildContext(input);
+      this.#frame.context = this.#context;
+      if (this.run.status === 'Cancelling' && this.run.cancelReason) {
+        this.requestCancellation(this.run.cancelReason, this.run.cancelRequestedAt ?? this.#host.clock.now());
+      }
+      this.#armTimeout();
+      await this.#hook('onRunning', () => this.def.hooks.onRunning?.(this.#ctx()));
+      if (this.#isEnded) return;
+      const result = await runInAttemptScope(this.#frame as AttemptFrame, this.run.customContext, () => this.#invoke(input));
+      this.#handlerSettled = true;
+      await this.#end({ kind: 'returned', value: result });
+    } catch (error) {
+      this.#handlerSettled = true;
+      await this.#end({ kind: 'threw', error });
+    }
+  }
+
+  async #invoke(input: unknown): Promise<unknown> {
+    const fn = this.def.fn as (input: unknown, ctx: TaskContext) => unknown;
+    const returned = await fn(input, this.#ctx());
+    if (!isAsyncGenerator(returned)) return returned;
+    // A generator task streams each yielded value; its output is its return value or the yields.
+    const yielded: unknown[] = [];
+    for (;;) {
+      const step = await returned.next();
+      if (step.done) return step.value === undefined ? yielded : step.value;
+      yielded.push(step.value);
+      if (!this.#frame.closed) await this.putStream(step.value);
+    }
+  }
+
+  #ctx(): TaskContext {
+    if (!this.#context) throw new Error('attempt context used before it was built');
+    return this.#context;
+  }
+
+  #buildContext(input: unknown): TaskContext {
+    const run = this.run;
+    return new TaskContext(
+      {
+        taskRunId: run.id,
+        workflowRunId: run.workflowRunId,
+        workflowId: this.def.workflowId,
+        workflowVersionId: this.def.version,
+        workflowName: run.workflowName,
+        taskName: run.taskName,
+        attempt: run.attempt,
+        tags: run.tags,
+        additionalMetadata: run.metadata,
+        priority: run.priority,
+        input,
+        workflowInput: input,
+        parentWorkflowRunId: run.parentWorkflowRunId ?? undefined,
+        origin: run.trigger,
+        lifespan: this.#host.lifespan,
+        customContext: run.customContext,
+        rawDataPath: join(this.#host.rawDataRoot, run.id),
+        worker: this.#host.workerInfo,
+        upstream: { outputs: new Map(), errors: {} },
+      },
+      this,
+    );
+  }
+
+  #armTimeout(): void {
+    if (this.def.timeoutMs === undefined) return;
+    this.#setDeadline(this.#host.clock.now() + this.def.timeoutMs);
+  }
+
+  #setDeadline(at: number): void {
+    this.#deadline = at;
+    this.#timeoutTimer?.cancel();
+    this.#timeoutTimer = this.#host.clock.setTimeout(() => {
+      void this.#end({ kind: 'timeout' });
+    }, at - this.#host.clock.now());
+  }
+
+  // ── operations (AttemptControl) ───────────────────────────────────────────
+
+  log(level: LogLevel, message: string, fields: Record<string, unknown> | null): Promise<void> {
+    if (this.#frame.closed) {
+      this.#host.logger[level]({ runId: this.run.id, ...(fields ?? {}) }, message);
+      return Promise.resolve();
+    }
+    return this.#host.writes.log({
+      runId: this.run.id,
+      epoch: this.lease.epoch,
+      attempt: this.run.attempt,
+      time: this.#host.clock.now(),
+      level,
+      message,
+      fields,
+    });
+  }
+
+  async cancel(reason: string): Promise<void> {
+    await this.#host.store.requestCancel(this.#host.namespace, this.run.id, reason);
+    this.#host.notifier.runChanged(this.run.id);
+    this.requestCancellation(reason, this.#host.clock.now());
+  }
+
+  refreshTimeout(ms: number): void {
+    if (this.#deadline === undefined) return;
+    const next = this.#host.clock.now() + ms;
+    if (next <= this.#deadline) return;
+    this.#setDeadline(next);
+    this.#host.store.setDeadline(this.lease, next).catch((error: unknown) => {
+      this.#host.logger.warn({ err: error, runId: this.run.id }, 'could not store the refreshed deadline');
+    });
+  }
+
+  releaseSlot(): void {
+    if (!this.#holdsSlot) return;
+    this.#holdsSlot = false;
+    this.#host.slotFreed(this);
+  }
+
+  async saveCheckpoint(data: unknown): Promise<void> {
+    const text = serializeWithLimit(data, 'checkpoint', this.#host.limits.output) ?? 'null';
+    if (!(await this.#host.store.saveCheckpoint(this.lease, text))) throw new LeaseLostError(this.run.id);
+  }
+
+  async loadCheckpoint(): Promise<unknown> {
+    return deserialize(await this.#host.store.loadCheckpoint(this.run.id));
+  }
+
+  async progress(fraction: number, message: string | undefined): Promise<void> {
+    if (!(await this.#host.store.setProgress(this.lease, fraction, message ?? null))) throw new LeaseLostError(this.run.id);
+    this.#host.notifier.runChanged(this.run.id);
+  }
+
+  async putStream(data: unknown): Promise<void> {
+    const text = serializeWithLimit(data, 'stream chunk', this.#host.limits.streamChunk) ?? 'null';
+    if ((await this.#host.store.appendStream(this.lease, text)) === null) throw new LeaseLostError(this.run.id);
+    this.#host.notifier.runChanged(this.run.id);
+  }
+
+  // ── signals from the worker ───────────────────────────────────────────────
+
+  /** Cancellation was requested: abort the signal and give the handler its grace period. */
+  requestCancellation(reason: string, requestedAt: number): void {
+    if (this.#isEnded || this.#cancellation) return;
+    const deadline = requestedAt + this.run.cancelGraceMs;
+    this.#cancellation = { reason, requestedAt: new Date(requestedAt), deadline: new Date(deadline) };
+    this.#controller.abort(new CancelledError(reason));
+    this.#graceTimer = this.#host.clock.setTimeout(() => {
+      void this.#end({ kind: 'abandon-cancelled' });
+    }, deadline - this.#host.clock.now());
+  }
+
+  /** Another worker took the run over: stop and write nothing. */
+  loseLease(): void {
+    void this.#end({ kind: 'lease-lost' });
+  }
+
+  /** The worker is stopping past its deadline: abort and give the run back to the queue. */
+  release(): Promise<void> {
+    return this.#end({ kind: 'release' });
+  }
+
+  // ── ending ────────────────────────────────────────────────────────────────
+
+  async #end(ending: Ending): Promise<void> {
+    if (this.#isEnded) return;
+    this.#isEnded = true;
+    this.#timeoutTimer?.cancel();
+    this.#graceTimer?.cancel();
+    try {
+      if (ending.kind === 'lease-lost') {
+        this.#controller.abort(new LeaseLostError(this.run.id));
+        this.#host.logger.warn({ runId: this.run.id, epoch: this.lease.epoch }, 'lease lost; attempt abandoned');
+        return;
+      }
+      if (ending.kind === 'timeout') {
+        this.#controller.abort(new TaskRunTimeoutError(this.#timeoutMessage()));
+      } else if (ending.kind === 'release') {
+        this.#controller.abort(new WorkerStoppingError(this.#host.workerInfo.name));
+      }
+      await this.#settleFor(ending);
+    } catch (error) {
+      this.#host.logger.error({ err: error, runId: this.run.id }, 'attempt could not be settled; its lease will expire');
+    } finally {
+      this.#close();
+    }
+  }
+
+  #timeoutMessage(): string {
+    return `attempt ${this.run.attempt} of task "${this.def.name}" (run ${this.run.id}) ran past its timeout of ${this.def.timeoutMs} ms`;
+  }
+
+  async #settleFor(ending: Exclude<Ending, { kind: 'lease-lost' }>): Promise<void> {
+    const base = { runId: this.run.id, epoch: this.lease.epoch };
+    if (ending.kind === 'release') {
+      await this.#write({ kind: 'release', ...base });
+      return;
+    }
+    if (this.#cancellation || ending.kind === 'abandon-cancelled') {
+      const reason = this.#cancellation?.reason ?? 'cancelled';
+      const message =
+        ending.kind === 'abandon-cancelled'
+          ? `${reason} (the attempt did not stop within its grace period and was abandoned)`
+          : reason;
+      const state = await this.#write({ kind: 'cancel', ...base, reason, message });
+      if (state === 'Cancelled') await this.#hook('onCancellation', () => this.def.hooks.onCancellation?.(this.#ctx(), reason));
+      return;
+    }
+    if (ending.kind === 'returned') {
+      let output: string | null;
+      let value: unknown;
+      try {
+        value = await validateWith(this.def.outputSchema, ending.value, `output of task "${this.def.name}"`);
+        output = serializeWithLimit(value, `output of task "${this.def.name}"`, this.#host.limits.output) ?? null;
+      } catch (error) {
+        await this.#fail(toError(error), false);
+        return;
+      }
+      const state = await this.#write({ kind: 'complete', ...base, output });
+      if (state === 'Completed')
+        await this.#hook('onCompletion', () => this.def.hooks.onCompletion?.(this.#ctx(), value as never));
+      return;
+    }
+    if (ending.kind === 'timeout') {
+      await this.#fail(new TaskRunTimeoutError(this.#timeoutMessage()), true);
+      return;
+    }
+    await this.#fail(toError(ending.error), false);
+  }
+
+  async #fail(error: Error, isTimeout: boolean): Promise<void> {
+    const base = { runId: this.run.id, epoch: this.lease.epoch };
+    const isNonRetryable =
+      NonRetryableError.is(error) ||
+      error instanceof ValidationError ||
+      error instanceof SerializationError ||
+      error instanceof PayloadTooLargeError;
+    let isRetryAllowed = true;
+    if (!isNonRetryable && this.def.retryIf && this.run.attempt < this.def.retryPolicy.retries && this.#context) {
+      try {
+        isRetryAllowed = Boolean(await this.def.retryIf(error, this.#context as TaskContext<never>));
+      } catch (retryIfError) {
+        this.#host.logger.warn({ err: retryIfError, runId: this.run.id }, 'retryIf threw; not retrying');
+        isRetryAllowed = false;
+      }
+    }
+    const decision = decideAfterFailure({
+      attempt: this.run.attempt,
+      retries: this.def.retryPolicy.retries,
+      isNonRetryable,
+      isRetryAllowed,
+      isTimeout,
+    });
+    const stored = serializeError(error);
+    if (decision.kind === 'retry') {
+      const delayMs = retryDelayMs(this.def.retryPolicy, this.run.attempt, error, Math.random);
+      await this.#hook('onRetry', () => this.def.hooks.onRetry?.(this.#ctx(), error, { attempt: decision.nextAttempt, delayMs }));
+      await this.#write({ kind: 'retry', ...base, error: stored, delayMs, isTimeout });
+      return;
+    }
+    const state = await this.#write({ kind: 'fail', ...base, error: stored, stateName: decision.stateName });
+    if (state === 'Failed' || state === 'TimedOut')
+      await this.#hook('onFailure', () => this.def.hooks.onFailure?.(this.#ctx(), error));
+  }
+
+  async #write(settlement: Settlement): Promise<StateName | null> {
+    const state = await this.#host.writes.settle(settlement);
+    if (state === null) {
+      this.#host.logger.warn(
+        { runId: this.run.id, epoch: this.lease.epoch },
+        'attempt result refused: a newer claim holds the run',
+      );
+    } else {
+      this.#host.notifier.runChanged(this.run.id);
+      if (state === 'AwaitingRetry' || state === 'Pending') this.#host.notifier.runsAvailable(this.#host.namespace);
+    }
+    return state;
+  }
+
+  async #hook(name: string, call: () => unknown): Promise<void> {
+    if (!this.#context) return;
+    try {
+      await call();
+    } catch (error) {
+      this.#host.logger.warn({ err: error, runId: this.run.id, hook: name }, `task hook ${name} threw`);
+    }
+  }
+
+  #close(): void {
+    this.#frame.closed = true;
+    if (!this.#controller.signal.aborted && !this.#handlerSettled) {
+      this.#controller.abort(new Error('attempt ended'));
+    }
+    if (this.#holdsSlot) {
+      this.#holdsSlot = false;
+      this.#host.slotFreed(this);
+    }
+    this.#host.attemptEnded(this);
+    this.#finish();
+  }
+}
+
+function isAsyncGenerator(value: unknown): value is AsyncGenerator<unknown, unknown> {
+  return (
+    typeof value === 'object' &&
+    value !== null &&
+    typeof (value as AsyncGenerator).next === 'function' &&
+    typeof (value as AsyncGenerator)[Symbol.asyncIterator] === 'function'
+  );
+}

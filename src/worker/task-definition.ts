@@ -1,0 +1,46 @@
+/**
+ * What a worker needs to know about a task: its function, schemas, retry
+ * policy, timeouts and hooks, already validated and normalized to ms.
+ */
+import type { TaskContext } from '../context/task-context.js';
+import type { RetryPolicy } from '../engine/retry-policy.js';
+import type { Schema } from '../engine/schema.js';
+
+export interface CrashInfo {
+  runId: string;
+  taskName: string;
+  error: { name: string; message: string };
+}
+
+export interface TaskHooks<Input = unknown, Output = unknown> {
+  onRunning?: (ctx: TaskContext<Input>) => unknown;
+  onCompletion?: (ctx: TaskContext<Input>, output: Output) => unknown;
+  onFailure?: (ctx: TaskContext<Input>, error: Error) => unknown;
+  onRetry?: (ctx: TaskContext<Input>, error: Error, retry: { attempt: number; delayMs: number }) => unknown;
+  onCancellation?: (ctx: TaskContext<Input>, reason: string) => unknown;
+  /** Runs in the process whose sweeper found the crash (it has no live context). */
+  onCrashed?: (info: CrashInfo) => unknown;
+}
+
+// The definition is stored type-erased: the Task that made it carries the real types.
+// biome-ignore lint/suspicious/noExplicitAny: type-erased context for stored hooks and functions
+type AnyContext = TaskContext<any, any>;
+
+export interface TaskDefinition {
+  readonly name: string;
+  readonly kind: 'task';
+  readonly version: string;
+  readonly workflowId: string;
+  readonly fn: (input: never, ctx: AnyContext) => unknown;
+  readonly inputSchema: Schema | undefined;
+  readonly outputSchema: Schema | undefined;
+  readonly retryPolicy: RetryPolicy;
+  readonly retryIf: ((error: Error, ctx: AnyContext) => boolean | Promise<boolean>) | undefined;
+  readonly timeoutMs: number | undefined;
+  readonly scheduleTimeoutMs: number | undefined;
+  readonly priority: number;
+  readonly maxCrashes: number;
+  readonly cancelGraceMs: number;
+  // biome-ignore lint/suspicious/noExplicitAny: type-erased hooks
+  readonly hooks: TaskHooks<any, any>;
+}
