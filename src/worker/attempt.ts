@@ -113,9 +113,6 @@ export class Attempt implements AttemptControl {
       const input = await validateWith(this.def.inputSchema, deserialize(this.run.input), `input of task "${this.def.name}"`);
       this.#context = this.#buildContext(input);
       this.#frame.context = this.#context;
-      if (this.run.status === 'Cancelling' && this.run.cancelReason) {
-        this.requestCancellation(this.run.cancelReason, this.run.cancelRequestedAt ?? this.#host.clock.now());
-      }
       this.#armTimeout();
       await this.#hook('onRunning', () => this.def.hooks.onRunning?.(this.#ctx()));
       if (this.#isEnded) return;
@@ -313,8 +310,7 @@ export class Attempt implements AttemptControl {
         ending.kind === 'abandon-cancelled'
           ? `${reason} (the attempt did not stop within its grace period and was abandoned)`
           : reason;
-      const state = await this.#write({ kind: 'cancel', ...base, reason, message });
-      if (state === 'Cancelled') await this.#hook('onCancellation', () => this.def.hooks.onCancellation?.(this.#ctx(), reason));
+      await this.#write({ kind: 'cancel', ...base, reason, message });
       return;
     }
     if (ending.kind === 'returned') {
@@ -376,6 +372,11 @@ export class Attempt implements AttemptControl {
 
   async #write(settlement: Settlement): Promise<StateName | null> {
     const state = await this.#host.writes.settle(settlement);
+    if (state === 'Cancelled') {
+      // A cancellation committed before this settlement wins, whatever the attempt reported.
+      const reason = this.#cancellation?.reason ?? (settlement.kind === 'cancel' ? settlement.reason : 'cancelled');
+      await this.#hook('onCancellation', () => this.def.hooks.onCancellation?.(this.#ctx(), reason));
+    }
     if (state === null) {
       this.#host.logger.warn(
         { runId: this.run.id, epoch: this.lease.epoch },

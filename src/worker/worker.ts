@@ -224,6 +224,8 @@ export class Worker {
       }
       if (claimed.length === 0 && free > 0) await this.#armDueTimer();
       await this.#idle(this.#settings.pollIntervalMs);
+      // Attempts that end together free their slots in the same tick: claim for all of them at once.
+      await new Promise((r) => setImmediate(r));
     }
   }
 
