@@ -2,6 +2,8 @@ import { defineConfig } from 'vitest/config';
 
 export default defineConfig({
   resolve: { conditions: ['baton-source'] },
+  // Tests run in Vite's SSR environment, which has its own resolve conditions.
+  ssr: { resolve: { conditions: ['baton-source'] } },
   test: {
     pool: 'forks',
     testTimeout: 30_000,

@@ -23,7 +23,7 @@ import { resolveWorkerOptions, type WorkerOptions } from './worker-options.js';
 
 /** The output type of a task function: awaited, or the yields/return of an async generator. */
 export type TaskOutput<R> =
-  R extends AsyncGenerator<infer Y, infer Ret, unknown> ? ([Ret] extends [undefined] ? Y[] : Ret) : Awaited<R>;
+  R extends AsyncGenerator<infer Y, infer Ret, unknown> ? (undefined extends Ret ? Y[] : Ret) : Awaited<R>;
 
 export class Baton {
   /** Look up and list runs. */
@@ -66,11 +66,11 @@ export class Baton {
 
   /** Defines a task. `fn(input, ctx)` runs on a worker; its return value is the run's output. */
   task<S extends StandardSchemaV1, R, L = unknown>(
-    options: TaskOptions<StandardSchemaV1.InferOutput<S>, TaskOutput<R>> & { input: S },
+    options: TaskOptions<StandardSchemaV1.InferOutput<S>, NoInfer<TaskOutput<R>>> & { input: S },
     fn: (input: StandardSchemaV1.InferOutput<S>, ctx: TaskContext<StandardSchemaV1.InferOutput<S>, L>) => R,
   ): Task<StandardSchemaV1.InferInput<S>, TaskOutput<R>>;
   task<I = void, R = unknown, L = unknown>(
-    options: TaskOptions<I, TaskOutput<R>> & { input?: undefined },
+    options: TaskOptions<I, NoInfer<TaskOutput<R>>> & { input?: undefined },
     fn: (input: I, ctx: TaskContext<I, L>) => R,
   ): Task<I, TaskOutput<R>>;
   // biome-ignore lint/suspicious/noExplicitAny: the implementation of the typed overloads above

@@ -66,6 +66,8 @@ export class Worker {
   #lastHeartbeatOk = 0;
   #dueTimer: TimerHandle | undefined;
   #unsubscribe: (() => void)[] = [];
+  #stopping: Promise<void> | undefined;
+  #started: Promise<void> | undefined;
 
   constructor(runtime: WorkerRuntime, settings: WorkerSettings, definitions: readonly TaskDefinition[]) {
     this.#runtime = runtime;
@@ -89,9 +91,14 @@ export class Worker {
     return [...this.#attempts.keys()];
   }
 
-  async start(): Promise<void> {
-    if (this.#state !== 'idle') throw new Error(`worker ${this.name} was already started`);
+  start(): Promise<void> {
+    if (this.#state !== 'idle') return Promise.reject(new Error(`worker ${this.name} was already started`));
     this.#state = 'starting';
+    this.#started = this.#start();
+    return this.#started;
+  }
+
+  async #start(): Promise<void> {
     try {
       this.#store = await this.#runtime.store();
       this.#notifier = await this.#runtime.notifier();
@@ -132,20 +139,22 @@ export class Worker {
   }
 
   /** Stops claiming, waits for running attempts until `timeout`, then releases the rest. */
-  async stop(options: { timeout?: number } = {}): Promise<void> {
+  stop(options: { timeout?: number } = {}): Promise<void> {
     if (this.#state === 'idle') {
       this.#state = 'stopped';
-      return;
+      return Promise.resolve();
     }
-    if (this.#state === 'stopped' || this.#state === 'stopping') {
-      await this.#loop;
-      return;
-    }
+    this.#stopping ??= this.#stop(options.timeout ?? this.#settings.shutdownTimeoutMs);
+    return this.#stopping;
+  }
+
+  async #stop(timeout: number): Promise<void> {
+    if (this.#state === 'starting') await this.#started?.catch(() => undefined);
+    if (this.#state === 'stopped') return;
     this.#state = 'stopping';
     this.wake();
     await this.#loop;
     this.#dueTimer?.cancel();
-    const timeout = options.timeout ?? this.#settings.shutdownTimeoutMs;
     const all = Promise.all([...this.#attempts.values()].map((a) => a.finished));
     let timer: NodeJS.Timeout | undefined;
     await Promise.race([all, new Promise((r) => (timer = setTimeout(r, timeout)))]);

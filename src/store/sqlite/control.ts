@@ -132,7 +132,7 @@ export function sweep(c: SqliteConnection): SweepResult {
   }
   const late = (
     c
-      .stmt(`SELECT ${RUN_COLUMNS} FROM runs WHERE schedule_deadline_at IS NOT NULL AND schedule_deadline_at < ?
+      .stmt(`SELECT ${RUN_COLUMNS} FROM runs WHERE schedule_deadline_at IS NOT NULL AND schedule_deadline_at <= ?
         AND status IN ('Scheduled', 'Pending', 'AwaitingRetry')`)
       .all(now) as SqlRunRow[]
   ).map(toRunRow);
