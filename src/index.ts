@@ -18,6 +18,7 @@ export {
   withCustomContext,
   withTags,
 } from './context/ambient.js';
+export { hydratedContext, serializeContext } from './context/serialized-context.js';
 export { type Cancellation, type LogOptions, TaskContext, type TaskRef, type WorkerInfo } from './context/task-context.js';
 export type { Duration } from './engine/duration.js';
 export type { PayloadLimits } from './engine/limits.js';

@@ -4,6 +4,7 @@
  * and namespace; several may share a process and a database.
  */
 import type { StandardSchemaV1 } from '@standard-schema/spec';
+import { registerContextHost } from '../context/serialized-context.js';
 import type { TaskContext } from '../context/task-context.js';
 import { ValidationError } from '../errors.js';
 import type { Logger } from '../logger.js';
@@ -15,6 +16,7 @@ import { Sweeper } from '../worker/sweeper.js';
 import type { TaskDefinition } from '../worker/task-definition.js';
 import { Worker } from '../worker/worker.js';
 import { type BatonOptions, type ResolvedBatonOptions, resolveBatonOptions } from './baton-options.js';
+import { contextHostFor } from './hydration.js';
 import { Runs } from './runs.js';
 import type { BatonRuntime } from './runtime.js';
 import { Task } from './task.js';
@@ -39,6 +41,7 @@ export class Baton {
   #sweeper: Sweeper | undefined;
   #stopClockListener: (() => void) | undefined;
   #isClosed = false;
+  readonly #unregisterContextHost: () => void;
 
   constructor(options: BatonOptions = {}) {
     this.#options = resolveBatonOptions(options);
@@ -57,6 +60,7 @@ export class Baton {
       notifier: () => this.#notifier(),
     };
     this.runs = new Runs(this.#runtime);
+    this.#unregisterContextHost = registerContextHost(contextHostFor(this.#runtime));
   }
 
   /** Which backend this instance uses. */
@@ -130,6 +134,7 @@ export class Baton {
   async close(): Promise<void> {
     if (this.#isClosed) return;
     this.#isClosed = true;
+    this.#unregisterContextHost();
     await Promise.all([...this.#workers].map((w) => w.stop()));
     this.#stopClockListener?.();
     await this.#sweeper?.stop();

@@ -269,6 +269,9 @@ export interface Store {
   registerTasks(namespace: string, tasks: readonly Omit<RegisteredTask, 'updatedAt'>[]): Promise<void>;
   listTasks(namespace: string): Promise<RegisteredTask[]>;
 
+  /** The instance-wide secret that signs serialized contexts (created on first use, base64url). */
+  secret(): Promise<string>;
+
   /** Re-queues or crashes runs whose lease expired, times out runs past their schedule deadline. */
   sweep(): Promise<SweepResult>;
   /** Earliest future due-time of a queued run of these tasks, or null. */

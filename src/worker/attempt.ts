@@ -8,6 +8,7 @@ import { join } from 'node:path';
 import type { Clock, TimerHandle } from '../clock/clock.js';
 import { runInAttemptScope } from '../context/ambient.js';
 import type { AttemptFrame } from '../context/ambient-store.js';
+import { makeSerializable } from '../context/serialized-context.js';
 import { type AttemptControl, type Cancellation, TaskContext, type WorkerInfo } from '../context/task-context.js';
 import type { PayloadLimits } from '../engine/limits.js';
 import { decideAfterFailure, retryDelayMs } from '../engine/retry-policy.js';
@@ -43,6 +44,8 @@ export interface AttemptHost {
   readonly lifespan: unknown;
   readonly limits: PayloadLimits;
   readonly rawDataRoot: string;
+  /** Signs serialized contexts. */
+  readonly secret: Buffer;
   /** Called once when the attempt stops holding its slot. */
   slotFreed(attempt: Attempt): void;
   /** Called once when the attempt has ended and settled (or was abandoned). */
@@ -113,6 +116,13 @@ export class Attempt implements AttemptControl {
       const input = await validateWith(this.def.inputSchema, deserialize(this.run.input), `input of task "${this.def.name}"`);
       this.#context = this.#buildContext(input);
       this.#frame.context = this.#context;
+      makeSerializable(this.#context, {
+        namespace: this.#host.namespace,
+        leaseEpoch: this.lease.epoch,
+        origin: this.run.trigger,
+        runCustomContext: this.run.customContext,
+        secret: this.#host.secret,
+      });
       this.#armTimeout();
       await this.#hook('onRunning', () => this.def.hooks.onRunning?.(this.#ctx()));
       if (this.#isEnded) return;

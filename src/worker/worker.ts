@@ -58,6 +58,7 @@ export class Worker {
   #notifier: Notifier | undefined;
   #writes: WriteQueue | undefined;
   #lifespanValue: unknown;
+  #secret: Buffer = Buffer.alloc(0);
   #lifespanGenerator: AsyncGenerator<unknown, void, void> | undefined;
   #wake: (() => void) | undefined;
   #wakePending = false;
@@ -103,6 +104,7 @@ export class Worker {
       this.#store = await this.#runtime.store();
       this.#notifier = await this.#runtime.notifier();
       this.#writes = new WriteQueue(this.#store, this.#runtime.logger);
+      this.#secret = Buffer.from(await this.#store.secret(), 'base64url');
       this.#lifespanValue = await this.#openLifespan();
       await this.#runtime.register([...this.#definitions.values()]);
       await this.#store.upsertWorker({
@@ -309,6 +311,7 @@ export class Worker {
       lifespan: this.#lifespanValue,
       limits: this.#runtime.limits,
       rawDataRoot: this.#runtime.rawDataRoot,
+      secret: this.#secret,
       slotFreed: () => {
         this.#busySlots--;
         this.wake();

@@ -1,9 +1,241 @@
+/**
+ * The PostgreSQL store: Baton's tables in their own schema (default `baton`),
+ * migrations on open under an advisory lock, claims with FOR UPDATE SKIP
+ * LOCKED, every write in one transaction, wake-ups across processes with
+ * LISTEN/NOTIFY (polling remains the fallback). Without an injected clock the
+ * database's clock is the store's time. Connection loss surfaces as a
+ * retryable StorageError; the worker backs off and tries again.
+ */
+import { randomBytes } from 'node:crypto';
+import type { StateName } from '../../engine/types.js';
+import { RunNotFoundError, ValidationError } from '../../errors.js';
 import type { OpenStoreOptions } from '../open-store.js';
-import type { Store } from '../types.js';
+import type {
+  AttemptRow,
+  CancelResult,
+  ClaimRequest,
+  CreatedRun,
+  LeaseRef,
+  LeaseRenewal,
+  LogRow,
+  NewLog,
+  NewRun,
+  RegisteredTask,
+  RunFilter,
+  RunPage,
+  RunRow,
+  Settlement,
+  StateRow,
+  Store,
+  StreamChunkRow,
+  SweepResult,
+  WorkerRow,
+} from '../types.js';
+import { appendStream, renewLeases, saveCheckpoint, setDeadline, setProgress } from './attempt-writes.js';
+import { claimRuns } from './claim-runs.js';
+import {
+  baseConfig,
+  DEFAULT_POOL_SIZE,
+  describeLocation,
+  loadPg,
+  PgConnection,
+  quoteIdent,
+  toStorageError,
+} from './connection.js';
+import { requestCancel, retryRun, sweep } from './control.js';
+import { createRuns } from './create-runs.js';
+import { NotifyListener } from './listener.js';
+import { DEFAULT_SCHEMA, migrateWithClient } from './migrate.js';
+import * as reads from './reads.js';
+import { settle } from './settle.js';
+import { markWorkerStopped, registerTasks, upsertWorker } from './workers.js';
 
-// Replaced by the PostgreSQL implementation (issue 3).
-export const PostgresStore = {
-  async open(_url: string, _options: OpenStoreOptions): Promise<Store> {
-    throw new Error('PostgreSQL store not built yet');
-  },
-};
+export { migratePostgres, migrationSql } from './migrate.js';
+
+export interface PostgresOpenOptions extends OpenStoreOptions {
+  /** Connections in the pool (default 10). */
+  poolSize?: number;
+  /** Skip LISTEN/NOTIFY wake-ups (workers then rely on polling). */
+  listen?: boolean;
+}
+
+export class PostgresStore implements Store {
+  readonly kind = 'postgres' as const;
+  readonly identity: string;
+  readonly schema: string;
+  private readonly c: PgConnection;
+  private readonly listener: NotifyListener | undefined;
+  private isClosed = false;
+
+  private constructor(c: PgConnection, identity: string, listener: NotifyListener | undefined) {
+    this.c = c;
+    this.schema = c.schema;
+    this.identity = identity;
+    this.listener = listener;
+  }
+
+  /** Connects, migrates the schema (creating it when missing) and starts listening for wake-ups. */
+  static async open(url: string, options: PostgresOpenOptions): Promise<PostgresStore> {
+    const schema = options.schema ?? DEFAULT_SCHEMA;
+    if (schema.length === 0 || schema.length > 48) {
+      throw new ValidationError(`schema ${JSON.stringify(schema)} must be 1 to 48 characters`, [
+        { path: 'schema', message: 'bad length' },
+      ]);
+    }
+    const pg = await loadPg();
+    const location = describeLocation(url);
+    const migrator = new pg.Client(baseConfig(pg, url));
+    migrator.on('error', () => undefined);
+    try {
+      await migrator.connect();
+      await migrateWithClient(migrator, schema, location);
+    } catch (error) {
+      throw toStorageError(error, location);
+    } finally {
+      await migrator.end().catch(() => undefined);
+    }
+    const c = new PgConnection(pg, url, schema, options.clock, options.isClockInjected, options.poolSize ?? DEFAULT_POOL_SIZE);
+    const identity = `postgres:${location}#${schema}`;
+    const listener = options.listen === false ? undefined : new NotifyListener(pg, url, c.channel, identity, location);
+    listener?.start();
+    return new PostgresStore(c, identity, listener);
+  }
+
+  /** The connection pool, for `ctx.transaction` and tests. */
+  get connection(): PgConnection {
+    return this.c;
+  }
+
+  now(): Promise<number> {
+    return this.c.now();
+  }
+
+  async close(): Promise<void> {
+    if (this.isClosed) return;
+    this.isClosed = true;
+    await this.listener?.close();
+    await this.c.close();
+  }
+
+  createRuns(namespace: string, runs: readonly NewRun[]): Promise<CreatedRun[]> {
+    if (runs.length === 0) return Promise.resolve([]);
+    return this.c.tx((tx) => createRuns(tx, namespace, runs));
+  }
+
+  claimRuns(request: ClaimRequest): Promise<RunRow[]> {
+    if (request.limit <= 0 || request.taskNames.length === 0) return Promise.resolve([]);
+    return this.c.tx((tx) => claimRuns(tx, request));
+  }
+
+  renewLeases(request: {
+    namespace: string;
+    workerId: string;
+    leaseMs: number;
+    leases: readonly LeaseRef[];
+  }): Promise<LeaseRenewal> {
+    return this.c.tx((tx) => renewLeases(tx, request));
+  }
+
+  settle(logs: readonly NewLog[], settlements: readonly Settlement[]): Promise<(StateName | null)[]> {
+    if (logs.length === 0 && settlements.length === 0) return Promise.resolve([]);
+    return this.c.tx((tx) => settle(tx, logs, settlements));
+  }
+
+  saveCheckpoint(lease: LeaseRef, data: string): Promise<boolean> {
+    return this.c.tx((tx) => saveCheckpoint(tx, lease, data));
+  }
+
+  loadCheckpoint(runId: string): Promise<string | null> {
+    return reads.loadCheckpoint(this.c, runId);
+  }
+
+  setProgress(lease: LeaseRef, progress: number, message: string | null): Promise<boolean> {
+    return this.c.tx((tx) => setProgress(tx, lease, progress, message));
+  }
+
+  setDeadline(lease: LeaseRef, deadlineAt: number | null): Promise<boolean> {
+    return this.c.tx((tx) => setDeadline(tx, lease, deadlineAt));
+  }
+
+  appendStream(lease: LeaseRef, data: string): Promise<number | null> {
+    return this.c.tx((tx) => appendStream(tx, lease, data));
+  }
+
+  readStream(runId: string, afterSeq: number, limit: number): Promise<StreamChunkRow[]> {
+    return reads.readStream(this.c, runId, afterSeq, limit);
+  }
+
+  requestCancel(namespace: string, runId: string, reason: string): Promise<CancelResult | undefined> {
+    return this.c.tx((tx) => requestCancel(tx, namespace, runId, reason));
+  }
+
+  async retryRun(namespace: string, runId: string): Promise<RunRow> {
+    const run = await this.c.tx((tx) => retryRun(tx, namespace, runId));
+    if (!run) throw new RunNotFoundError(runId);
+    return run;
+  }
+
+  getRun(namespace: string, runId: string): Promise<RunRow | undefined> {
+    return reads.getRun(this.c, namespace, runId);
+  }
+
+  getRuns(namespace: string, runIds: readonly string[]): Promise<RunRow[]> {
+    return reads.getRuns(this.c, namespace, runIds);
+  }
+
+  listRuns(filter: RunFilter): Promise<RunPage> {
+    return reads.listRuns(this.c, filter);
+  }
+
+  listStates(runId: string): Promise<StateRow[]> {
+    return reads.listStates(this.c, runId);
+  }
+
+  listLogs(runId: string): Promise<LogRow[]> {
+    return reads.listLogs(this.c, runId);
+  }
+
+  listAttempts(runId: string): Promise<AttemptRow[]> {
+    return reads.listAttempts(this.c, runId);
+  }
+
+  upsertWorker(worker: Omit<WorkerRow, 'heartbeatAt' | 'startedAt' | 'stoppedAt'>): Promise<void> {
+    return this.c.tx((tx) => upsertWorker(tx, worker));
+  }
+
+  markWorkerStopped(workerId: string): Promise<void> {
+    return this.c.tx((tx) => markWorkerStopped(tx, workerId));
+  }
+
+  listWorkers(namespace: string, options: { liveOnly?: boolean } = {}): Promise<WorkerRow[]> {
+    return reads.listWorkers(this.c, namespace, options.liveOnly ?? false);
+  }
+
+  registerTasks(namespace: string, tasks: readonly Omit<RegisteredTask, 'updatedAt'>[]): Promise<void> {
+    return this.c.tx((tx) => registerTasks(tx, namespace, tasks));
+  }
+
+  listTasks(namespace: string): Promise<RegisteredTask[]> {
+    return reads.listTasks(this.c, namespace);
+  }
+
+  /** The instance-wide secret that signs serialized contexts (made once, shared by every process). */
+  secret(): Promise<string> {
+    return this.c.tx(async (tx) => {
+      const meta = `${quoteIdent(this.schema)}.baton_meta`;
+      await tx.query(`INSERT INTO ${meta} (key, value) VALUES ('context_secret', $1) ON CONFLICT (key) DO NOTHING`, [
+        randomBytes(32).toString('base64url'),
+      ]);
+      const row = await tx.query<{ value: string }>(`SELECT value FROM ${meta} WHERE key = 'context_secret'`);
+      return (row.rows[0] as { value: string }).value;
+    });
+  }
+
+  sweep(): Promise<SweepResult> {
+    return this.c.tx((tx) => sweep(tx));
+  }
+
+  nextDueAt(namespace: string, taskNames: readonly string[]): Promise<number | null> {
+    return reads.nextDueAt(this.c, namespace, taskNames);
+  }
+}

@@ -3,6 +3,7 @@
  * BEGIN IMMEDIATE transaction. Several processes may share one file; claims
  * are serialized by SQLite's write lock, so an attempt is never claimed twice.
  */
+import { randomBytes } from 'node:crypto';
 import { hostname } from 'node:os';
 import type { Clock } from '../../clock/clock.js';
 import type { StateName } from '../../engine/types.js';
@@ -206,6 +207,15 @@ export class SqliteStore implements Store {
 
   listTasks(namespace: string): Promise<RegisteredTask[]> {
     return this.c.read(() => reads.listTasks(this.c, namespace));
+  }
+
+  secret(): Promise<string> {
+    return this.c.write(() => {
+      this.c
+        .stmt(`INSERT INTO baton_meta (key, value) VALUES ('context_secret', ?) ON CONFLICT (key) DO NOTHING`)
+        .run(randomBytes(32).toString('base64url'));
+      return (this.c.stmt(`SELECT value FROM baton_meta WHERE key = 'context_secret'`).get() as { value: string }).value;
+    });
   }
 
   sweep(): Promise<SweepResult> {

@@ -1,0 +1,260 @@
+/**
+ * The PostgreSQL connection: a `pg.Pool`, the store's time source, the escaped
+ * table names of Baton's schema, error mapping (connection loss → retryable
+ * StorageError) and the transaction helper that batches NOTIFY wake-ups.
+ *
+ * Time: with an injected clock (tests) every statement gets the clock's time as
+ * a parameter; otherwise each transaction reads the database's clock once, at
+ * BEGIN, so every worker compares leases and due-times against one clock.
+ */
+import type { Client, Pool, PoolClient, PoolConfig, QueryResult, QueryResultRow } from 'pg';
+import type { Clock } from '../../clock/clock.js';
+import { StorageError } from '../../errors.js';
+import { getProcessLogger } from '../../logger.js';
+import { encodeNotes, type Note } from './notes.js';
+
+export type PgModule = typeof import('pg');
+
+export const DEFAULT_POOL_SIZE = 10;
+const DB_NOW = '(extract(epoch from clock_timestamp()) * 1000)::bigint';
+const MAX_TX_RETRIES = 5;
+
+/** Double-quotes an identifier (the schema name), once, at construction. */
+export function quoteIdent(name: string): string {
+  return `"${name.replace(/"/g, '""')}"`;
+}
+
+/** The schema-qualified, escaped table names. */
+export interface Tables {
+  runs: string;
+  states: string;
+  attempts: string;
+  logs: string;
+  streams: string;
+  keys: string;
+  workers: string;
+  registry: string;
+}
+
+export function tablesOf(schema: string): Tables {
+  const s = quoteIdent(schema);
+  return {
+    runs: `${s}.runs`,
+    states: `${s}.run_states`,
+    attempts: `${s}.attempts`,
+    logs: `${s}.logs`,
+    streams: `${s}.stream_chunks`,
+    keys: `${s}.idempotency_keys`,
+    workers: `${s}.workers`,
+    registry: `${s}.task_registry`,
+  };
+}
+
+/** The NOTIFY channel of one schema (at most 63 bytes, PostgreSQL's identifier limit). */
+export function channelOf(schema: string): string {
+  return `baton_${schema}`.slice(0, 63);
+}
+
+/** A query runner bound to one transaction. */
+export interface Tx {
+  /** The transaction's time (epoch ms). */
+  readonly now: number;
+  readonly t: Tables;
+  query<R extends QueryResultRow = QueryResultRow>(sql: string, params?: unknown[]): Promise<QueryResult<R>>;
+  /** Queues a wake-up, sent with pg_notify just before COMMIT. */
+  notify(note: Note): void;
+}
+
+/** Loads `pg` lazily (an optional peer dependency). */
+export async function loadPg(): Promise<PgModule> {
+  try {
+    const module = (await import('pg')) as PgModule & { default?: PgModule };
+    return module.default ?? module;
+  } catch (error) {
+    throw new StorageError('the PostgreSQL store needs the "pg" package: npm install pg', { cause: error, retryable: false });
+  }
+}
+
+/** pg settings shared by the pool, the listener and the migrator: bigint as number, json parsed. */
+export function baseConfig(pg: PgModule, url: string): PoolConfig {
+  return {
+    connectionString: url,
+    connectionTimeoutMillis: 10_000,
+    types: {
+      getTypeParser: ((oid: number, format?: 'text' | 'binary') => {
+        if (oid === 20) return (value: string) => Number(value);
+        return pg.types.getTypeParser(oid, format as 'text');
+      }) as never,
+    },
+  };
+}
+
+export class PgConnection {
+  readonly pool: Pool;
+  readonly t: Tables;
+  readonly schema: string;
+  readonly channel: string;
+  readonly location: string;
+  private readonly clock: Clock;
+  private readonly isClockInjected: boolean;
+  private readonly guarded = new WeakSet<object>();
+
+  constructor(pg: PgModule, url: string, schema: string, clock: Clock, isClockInjected: boolean, poolSize = DEFAULT_POOL_SIZE) {
+    this.schema = schema;
+    this.t = tablesOf(schema);
+    this.channel = channelOf(schema);
+    this.clock = clock;
+    this.isClockInjected = isClockInjected;
+    this.location = describeLocation(url);
+    this.pool = new pg.Pool({ ...baseConfig(pg, url), max: poolSize });
+    // A connection that dies must never crash the process: every client gets a permanent
+    // 'error' listener when it is created (pg-pool's own listeners are attached only while a
+    // client is idle, or once per pool.query), and idle failures are logged.
+    this.pool.on('connect', (client) => this.guard(client));
+    this.pool.on('error', (error) => {
+      getProcessLogger().warn({ err: error, database: this.location }, 'an idle PostgreSQL connection failed');
+    });
+  }
+
+  /** The store's time: the clock when injected, else the database's. */
+  async now(): Promise<number> {
+    if (this.isClockInjected) return this.clock.now();
+    const result = await this.query<{ now: number }>(`SELECT ${DB_NOW} AS now`);
+    return Number(result.rows[0]?.now);
+  }
+
+  /** One statement on any pooled connection (autocommit). */
+  async query<R extends QueryResultRow = QueryResultRow>(sql: string, params?: unknown[]): Promise<QueryResult<R>> {
+    try {
+      return await this.pool.query<R>(sql, params);
+    } catch (error) {
+      throw toStorageError(error, this.location);
+    }
+  }
+
+  /**
+   * Runs `fn` in one transaction. Deadlocks and serialization failures (the
+   * transaction was rolled back) and connections lost before anything was sent
+   * are retried; anything else rolls back and throws.
+   */
+  async tx<T>(fn: (tx: Tx) => Promise<T>): Promise<T> {
+    for (let attempt = 1; ; attempt++) {
+      let client: PoolClient | undefined;
+      let hasStarted = false;
+      try {
+        client = await this.pool.connect();
+        this.guard(client);
+        const now = await this.begin(client);
+        hasStarted = true;
+        const notes: Note[] = [];
+        const c = client;
+        const tx: Tx = {
+          now,
+          t: this.t,
+          query: (sql, params) => c.query(sql, params),
+          notify: (note) => notes.push(note),
+        };
+        const result = await fn(tx);
+        const payloads = encodeNotes(notes);
+        if (payloads.length > 0) {
+          await c.query('SELECT pg_notify($1, payload) FROM unnest($2::text[]) AS payload', [this.channel, payloads]);
+        }
+        await c.query('COMMIT');
+        client.release();
+        return result;
+      } catch (error) {
+        const broken = isConnectionError(error);
+        if (client) {
+          if (!broken) await client.query('ROLLBACK').catch(() => undefined);
+          client.release(broken ? (error as Error) : undefined);
+        }
+        const retry = attempt < MAX_TX_RETRIES && (isTransient(error) || (broken && !hasStarted));
+        if (retry) {
+          await new Promise((r) => setTimeout(r, Math.min(2 ** attempt * 5, 100) * (0.5 + Math.random())));
+          continue;
+        }
+        throw toStorageError(error, this.location);
+      }
+    }
+  }
+
+  private async begin(client: PoolClient): Promise<number> {
+    if (this.isClockInjected) {
+      await client.query('BEGIN');
+      return this.clock.now();
+    }
+    // One round trip: the simple protocol runs both statements and returns both results.
+    const results = (await client.query(`BEGIN; SELECT ${DB_NOW} AS now`)) as unknown as QueryResult<{ now: number }>[];
+    return Number(results[1]?.rows[0]?.now);
+  }
+
+  /** A checked-out client whose connection dies emits 'error'; without a listener that would crash the process. */
+  private guard(client: PoolClient | Client): void {
+    if (this.guarded.has(client)) return;
+    this.guarded.add(client);
+    client.on('error', (error) => {
+      getProcessLogger().debug({ err: error, database: this.location }, 'a PostgreSQL connection failed');
+    });
+  }
+
+  async close(): Promise<void> {
+    await this.pool.end();
+  }
+}
+
+const CONNECTION_CODES = new Set([
+  '57P01', // admin_shutdown (pg_terminate_backend)
+  '57P02', // crash_shutdown
+  '57P03', // cannot_connect_now
+  '53300', // too_many_connections
+  'ECONNRESET',
+  'ECONNREFUSED',
+  'ECONNABORTED',
+  'EPIPE',
+  'ETIMEDOUT',
+  'ENOTFOUND',
+  'EHOSTUNREACH',
+  'EAI_AGAIN',
+]);
+
+export function isConnectionError(error: unknown): boolean {
+  const code = (error as { code?: unknown } | null)?.code;
+  if (typeof code === 'string' && (CONNECTION_CODES.has(code) || code.startsWith('08'))) return true;
+  const message = error instanceof Error ? error.message : '';
+  return /Connection terminated|connection timeout|Client has encountered a connection error|not queryable|timeout exceeded when trying to connect/i.test(
+    message,
+  );
+}
+
+/** Deadlock or serialization failure: the transaction was rolled back and may simply be run again. */
+function isTransient(error: unknown): boolean {
+  const code = (error as { code?: unknown } | null)?.code;
+  return code === '40P01' || code === '40001';
+}
+
+export function toStorageError(error: unknown, location: string): Error {
+  if (error instanceof StorageError) return error;
+  if (typeof error === 'object' && error !== null && Symbol.for('baton.error') in error) return error as Error;
+  const message = error instanceof Error ? error.message : String(error);
+  if (isConnectionError(error)) {
+    return new StorageError(`lost the connection to PostgreSQL at ${location}: ${message}`, { cause: error, retryable: true });
+  }
+  if (isTransient(error)) {
+    return new StorageError(`PostgreSQL at ${location}: ${message}`, { cause: error, retryable: true });
+  }
+  const code = (error as { code?: unknown } | null)?.code;
+  if (typeof code === 'string' && /^[0-9A-Z]{5}$/.test(code)) {
+    return new StorageError(`PostgreSQL error at ${location} (${code}): ${message}`, { cause: error, retryable: false });
+  }
+  return error instanceof Error ? error : new Error(message);
+}
+
+/** `host:port/database` of a connection string, without credentials. */
+export function describeLocation(url: string): string {
+  try {
+    const parsed = new URL(url);
+    return `${parsed.hostname || 'localhost'}${parsed.port ? `:${parsed.port}` : ''}${parsed.pathname || '/'}`;
+  } catch {
+    return 'postgres';
+  }
+}

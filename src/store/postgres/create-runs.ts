@@ -1,0 +1,110 @@
+/**
+ * Inserts new runs, in one transaction for a whole batch (one statement for the
+ * runs, one for their states). An idempotency key still inside its window
+ * returns the first run (or raises a conflict when the input differs); an
+ * expired key is taken over. Keys are claimed with INSERT … ON CONFLICT and a
+ * fenced UPDATE, so concurrent enqueues from several processes agree.
+ */
+import { IdempotencyConflictError } from '../../errors.js';
+import type { CreatedRun, NewRun, StoredWaitingOn } from '../types.js';
+import type { Tx } from './connection.js';
+import { insertStates, type NewState } from './state-writes.js';
+
+export async function createRuns(tx: Tx, namespace: string, runs: readonly NewRun[]): Promise<CreatedRun[]> {
+  const { now, t } = tx;
+  const results: CreatedRun[] = [];
+  const rows: Record<string, unknown>[] = [];
+  const states: NewState[] = [];
+  for (const run of runs) {
+    if (run.idempotency) {
+      const existing = await claimKey(tx, namespace, run);
+      if (existing) {
+        if (existing.input_hash !== run.idempotency.inputHash) {
+          throw new IdempotencyConflictError(run.idempotency.key, existing.run_id);
+        }
+        results.push({ id: existing.run_id, outcome: 'deduplicated' });
+        continue;
+      }
+    }
+    const availableAt = run.runAt ?? now + (run.delayMs ?? 0);
+    const isDelayed = availableAt > now;
+    const status = isDelayed ? 'Scheduled' : 'Pending';
+    const waitingOn: StoredWaitingOn | null = isDelayed
+      ? { reason: 'scheduled', message: `scheduled to start at ${new Date(availableAt).toISOString()}`, until: availableAt }
+      : null;
+    const scheduleDeadline = run.scheduleTimeoutMs === undefined ? null : Math.max(availableAt, now) + run.scheduleTimeoutMs;
+    rows.push({
+      id: run.id,
+      workflow_run_id: run.workflowRunId,
+      workflow_name: run.workflowName,
+      task_name: run.taskName,
+      parent_run_id: run.parentRunId,
+      parent_workflow_run_id: run.parentWorkflowRunId,
+      status,
+      max_crashes: run.maxCrashes,
+      priority: run.priority,
+      input: run.input,
+      tags: run.tags,
+      metadata: run.metadata,
+      custom_context: run.customContext,
+      trigger: run.trigger,
+      idempotency_key: run.idempotency?.key ?? null,
+      available_at: availableAt,
+      schedule_deadline_at: scheduleDeadline,
+      cancel_grace_ms: run.cancelGraceMs,
+      waiting_on: waitingOn,
+    });
+    states.push({ runId: run.id, attempt: 0, name: status, at: now, waitingOn });
+    results.push({ id: run.id, outcome: 'created' });
+  }
+  if (rows.length > 0) {
+    await tx.query(
+      `INSERT INTO ${t.runs} (id, namespace, workflow_run_id, workflow_name, task_name, parent_run_id,
+         parent_workflow_run_id, status, attempt, crash_count, max_crashes, priority, input, tags, metadata,
+         custom_context, trigger, idempotency_key, available_at, schedule_deadline_at, created_at, updated_at,
+         cancel_grace_ms, waiting_on)
+       SELECT id, $2, workflow_run_id, workflow_name, task_name, parent_run_id, parent_workflow_run_id, status, 0, 0,
+         max_crashes, priority, input, tags, metadata, custom_context, trigger, idempotency_key, available_at,
+         schedule_deadline_at, $3, $3, cancel_grace_ms, waiting_on
+       FROM json_to_recordset($1::json) AS x(id text, workflow_run_id text, workflow_name text, task_name text,
+         parent_run_id text, parent_workflow_run_id text, status text, max_crashes integer, priority integer,
+         input text, tags json, metadata json, custom_context json, trigger json, idempotency_key text,
+         available_at bigint, schedule_deadline_at bigint, cancel_grace_ms bigint, waiting_on json)`,
+      [JSON.stringify(rows), namespace, now],
+    );
+    await insertStates(tx, states);
+    tx.notify({ t: 'available', ns: namespace });
+  }
+  return results;
+}
+
+interface KeyRow {
+  run_id: string;
+  input_hash: string;
+}
+
+/** Takes the key for `run` (returns undefined), or returns the live key that another run holds. */
+async function claimKey(tx: Tx, namespace: string, run: NewRun): Promise<KeyRow | undefined> {
+  const idem = run.idempotency as NonNullable<NewRun['idempotency']>;
+  const params = [namespace, run.taskName, idem.key, run.id, idem.inputHash, tx.now + idem.windowMs, tx.now];
+  for (;;) {
+    const inserted = await tx.query(
+      `INSERT INTO ${tx.t.keys} (namespace, task_name, key, run_id, input_hash, expires_at)
+       VALUES ($1, $2, $3, $4, $5, $6) ON CONFLICT (namespace, task_name, key) DO NOTHING RETURNING run_id`,
+      params.slice(0, 6),
+    );
+    if (inserted.rowCount) return undefined;
+    // The key exists: take it over when it expired, else report who holds it.
+    const takenOver = await tx.query(
+      `UPDATE ${tx.t.keys} SET run_id = $4, input_hash = $5, expires_at = $6
+       WHERE namespace = $1 AND task_name = $2 AND key = $3 AND expires_at <= $7 RETURNING run_id`,
+      params,
+    );
+    if (takenOver.rowCount) return undefined;
+    const existing = await tx.query<KeyRow>(
+      `SELECT run_id, input_hash FROM ${tx.t.keys} WHERE namespace = $1 AND task_name = $2 AND key = $3`,
+      params.slice(0, 3),
+    );
+    if (existing.rows[0]) return existing.rows[0];
+  }
+}

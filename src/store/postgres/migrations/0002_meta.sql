@@ -1,0 +1,6 @@
+-- Instance-wide settings shared by every process on this database
+-- (the secret that signs serialized contexts).
+CREATE TABLE baton_meta (
+  key    text PRIMARY KEY,
+  value  text NOT NULL
+);

@@ -1,0 +1,56 @@
+/** Small writes shared by every PostgreSQL operation: state rows (in bulk) and an attempt's end. */
+
+import { typeOf } from '../../engine/run-rules.js';
+import type { StateName } from '../../engine/types.js';
+import type { SerializedError } from '../../errors.js';
+import type { AttemptOutcome, StoredWaitingOn } from '../types.js';
+import type { Tx } from './connection.js';
+
+export interface NewState {
+  runId: string;
+  attempt: number;
+  name: StateName;
+  at: number;
+  message?: string | null;
+  error?: SerializedError | null;
+  waitingOn?: StoredWaitingOn | null;
+}
+
+/** Inserts state rows in array order (one statement). */
+export async function insertStates(tx: Tx, states: readonly NewState[]): Promise<void> {
+  if (states.length === 0) return;
+  const rows = states.map((s) => ({
+    run_id: s.runId,
+    attempt: s.attempt,
+    type: typeOf(s.name),
+    name: s.name,
+    at: s.at,
+    message: s.message ?? null,
+    error: s.error ?? null,
+    waiting_on: s.waitingOn ?? null,
+  }));
+  await tx.query(
+    `INSERT INTO ${tx.t.states} (run_id, attempt, type, name, at, message, error, waiting_on)
+     SELECT run_id, attempt, type, name, at, message, error, waiting_on
+     FROM json_to_recordset($1::json) AS x(run_id text, attempt integer, type text, name text, at bigint,
+       message text, error json, waiting_on json)`,
+    [JSON.stringify(rows)],
+  );
+}
+
+export interface AttemptEnd {
+  runId: string;
+  epoch: number;
+  outcome: AttemptOutcome;
+}
+
+/** Closes attempts (one statement); an attempt already closed keeps its outcome. */
+export async function closeAttempts(tx: Tx, ends: readonly AttemptEnd[], at: number): Promise<void> {
+  if (ends.length === 0) return;
+  await tx.query(
+    `UPDATE ${tx.t.attempts} a SET ended_at = $2, outcome = x.outcome
+     FROM json_to_recordset($1::json) AS x(run_id text, epoch bigint, outcome text)
+     WHERE a.run_id = x.run_id AND a.epoch = x.epoch AND a.ended_at IS NULL`,
+    [JSON.stringify(ends.map((e) => ({ run_id: e.runId, epoch: e.epoch, outcome: e.outcome }))), at],
+  );
+}
