@@ -2,6 +2,7 @@
 export { Baton, type TaskOutput } from './api/baton.js';
 export type { BatonOptions } from './api/baton-options.js';
 export type { EnqueueOptions } from './api/enqueue.js';
+export { type MigrateOptions, migrate } from './api/migrate.js';
 export { type AttemptInfo, RunHandle } from './api/run-handle.js';
 export type { RunSummary } from './api/run-state.js';
 export type { RunList, RunListFilter } from './api/runs.js';

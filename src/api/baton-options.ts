@@ -12,8 +12,10 @@ export interface BatonOptions {
    * Default: `BATON_DATABASE_URL`, else `./.baton/baton.db`.
    */
   database?: string;
-  /** PostgreSQL schema for Baton's tables. Default `baton`. */
+  /** PostgreSQL schema for Baton's tables. Default `baton` (or `BATON_SCHEMA`). */
   schema?: string;
+  /** PostgreSQL connections this instance may open (its pool; LISTEN uses one more). Default 10. */
+  poolSize?: number;
   /** Runs, names and keys are separate per namespace. Default `default`. */
   namespace?: string;
   /** Time source for every due-time. Default: the system clock. */
@@ -34,6 +36,7 @@ export interface BatonOptions {
 export interface ResolvedBatonOptions {
   database: string;
   schema: string;
+  poolSize: number | undefined;
   namespace: string;
   clock: Clock;
   isClockInjected: boolean;
@@ -59,6 +62,7 @@ export function resolveBatonOptions(options: BatonOptions = {}): ResolvedBatonOp
     database: is.string,
     schema: (v, k) =>
       typeof v === 'string' && /^[a-z_][a-z0-9_]{0,62}$/.test(v) ? undefined : `${k} must be a lower-case SQL identifier`,
+    poolSize: is.integer(1, 1000),
     namespace: is.name,
     clock: (v, k) =>
       typeof v === 'object' &&
@@ -79,6 +83,7 @@ export function resolveBatonOptions(options: BatonOptions = {}): ResolvedBatonOp
   return {
     database: options.database ?? process.env.BATON_DATABASE_URL ?? DEFAULT_SQLITE_PATH,
     schema: options.schema ?? process.env.BATON_SCHEMA ?? 'baton',
+    poolSize: options.poolSize,
     namespace: options.namespace ?? 'default',
     clock: options.clock ?? systemClock,
     isClockInjected: options.clock !== undefined,

@@ -154,6 +154,7 @@ export class Baton {
       clock: this.#options.clock,
       isClockInjected: this.#options.isClockInjected,
       schema: this.#options.schema,
+      ...(this.#options.poolSize === undefined ? {} : { poolSize: this.#options.poolSize }),
     });
     // A failed open is not cached: the next call tries again.
     this.#store.catch(() => {

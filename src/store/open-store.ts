@@ -37,6 +37,8 @@ export interface OpenStoreOptions {
   isClockInjected: boolean;
   /** PostgreSQL schema for Baton's tables. */
   schema?: string;
+  /** PostgreSQL pool size. */
+  poolSize?: number;
 }
 
 export async function openStore(location: StoreLocation, options: OpenStoreOptions): Promise<Store> {
@@ -51,4 +53,20 @@ export async function openStore(location: StoreLocation, options: OpenStoreOptio
 /** A connection string with its password hidden, for messages. */
 export function redact(database: string): string {
   return database.replace(/(\/\/[^:/@]*:)[^@]*@/, '$1***@');
+}
+
+/** Applies pending migrations without opening a full store; returns how many were applied. */
+export async function migrateDatabase(location: StoreLocation, options: OpenStoreOptions): Promise<number> {
+  if (location.kind === 'sqlite') {
+    const { SqliteConnection } = await import('./sqlite/connection.js');
+    const { migrateSqlite } = await import('./sqlite/migrate.js');
+    const connection = new SqliteConnection(location.target, options.clock);
+    try {
+      return await migrateSqlite(connection);
+    } finally {
+      connection.close();
+    }
+  }
+  const { migratePostgres } = await import('./postgres/migrate.js');
+  return migratePostgres(location.target, options.schema === undefined ? {} : { schema: options.schema });
 }
