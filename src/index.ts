@@ -9,6 +9,7 @@ export type { RunList, RunListFilter } from './api/runs.js';
 export { Task } from './api/task.js';
 export type { TaskOptions } from './api/task-options.js';
 export type { WorkerOptions } from './api/worker-options.js';
+export { Workflow, type WorkflowOptions, WorkflowTask, type WorkflowTaskOptions } from './api/workflow.js';
 export { type Clock, systemClock, type TimerHandle } from './clock/clock.js';
 export {
   getCustomContext,

@@ -11,17 +11,19 @@ import type { Logger } from '../logger.js';
 import { createLogger, setProcessLogger } from '../logger.js';
 import { type Notifier, notifierFor } from '../store/notifier.js';
 import { openStore, parseDatabase, type StoreLocation } from '../store/open-store.js';
-import type { Store } from '../store/types.js';
+import type { RegisteredTask, Store } from '../store/types.js';
 import { Sweeper } from '../worker/sweeper.js';
 import type { TaskDefinition } from '../worker/task-definition.js';
 import { Worker } from '../worker/worker.js';
 import { type BatonOptions, type ResolvedBatonOptions, resolveBatonOptions } from './baton-options.js';
 import { contextHostFor } from './hydration.js';
+import { RunWaiter } from './run-waiter.js';
 import { Runs } from './runs.js';
 import type { BatonRuntime } from './runtime.js';
 import { Task } from './task.js';
 import { checkTaskOptions, jsonSchemaOf, type TaskOptions, toTaskDefinition } from './task-options.js';
 import { resolveWorkerOptions, type WorkerOptions } from './worker-options.js';
+import { checkWorkflowOptions, Workflow, type WorkflowOptions } from './workflow.js';
 
 /** The output type of a task function: awaited, or the yields/return of an async generator. */
 export type TaskOutput<R> =
@@ -36,11 +38,13 @@ export class Baton {
   readonly #logger: Logger;
   readonly #runtime: BatonRuntime;
   readonly #tasks = new Map<string, Task>();
+  readonly #workflows = new Map<string, Workflow>();
   readonly #workers = new Set<Worker>();
   #store: Promise<Store> | undefined;
   #sweeper: Sweeper | undefined;
   #stopClockListener: (() => void) | undefined;
   #isClosed = false;
+  #waiter: RunWaiter | undefined;
   readonly #unregisterContextHost: () => void;
 
   constructor(options: BatonOptions = {}) {
@@ -58,6 +62,10 @@ export class Baton {
       rawDataRoot: this.#options.rawDataRoot,
       store: () => this.#openStore(),
       notifier: () => this.#notifier(),
+      waiter: () => {
+        this.#waiter ??= new RunWaiter(this.#runtime);
+        return this.#waiter;
+      },
     };
     this.runs = new Runs(this.#runtime);
     this.#unregisterContextHost = registerContextHost(contextHostFor(this.#runtime));
@@ -81,8 +89,8 @@ export class Baton {
   task(options: TaskOptions<any, any>, fn: (input: any, ctx: any) => unknown): Task {
     checkTaskOptions(options);
     if (typeof fn !== 'function') throw new ValidationError(`task "${options.name}": the task function is missing`);
-    if (this.#tasks.has(options.name)) {
-      throw new ValidationError(`a task named "${options.name}" is already defined on this Baton instance`, [
+    if (this.#tasks.has(options.name) || this.#workflows.has(options.name)) {
+      throw new ValidationError(`a task or workflow named "${options.name}" is already defined on this Baton instance`, [
         { path: 'name', message: 'duplicate' },
       ]);
     }
@@ -91,11 +99,26 @@ export class Baton {
     return task;
   }
 
+  /** Defines a DAG workflow; add tasks with `wf.task()`. */
+  workflow<Input = unknown, Output extends Record<string, unknown> = Record<string, unknown>>(
+    options: WorkflowOptions<Input>,
+  ): Workflow<Input, Output> {
+    checkWorkflowOptions(options);
+    if (this.#tasks.has(options.name) || this.#workflows.has(options.name)) {
+      throw new ValidationError(`a task or workflow named "${options.name}" is already defined on this Baton instance`, [
+        { path: 'name', message: 'duplicate' },
+      ]);
+    }
+    const workflow = new Workflow<Input, Output>(this.#runtime, options);
+    this.#workflows.set(workflow.name, workflow as unknown as Workflow);
+    return workflow;
+  }
+
   /** A worker for the given tasks; call `start()` to begin claiming runs. */
   worker<L = unknown>(options: WorkerOptions<L>): Worker {
     this.#assertOpen();
     const settings = resolveWorkerOptions(options as WorkerOptions);
-    const definitions = options.tasks.map((t) => t.definition);
+    const definitions = options.tasks.flatMap((t) => (t instanceof Workflow ? t.tasks.map((w) => w.definition) : [t.definition]));
     return new Worker(
       {
         store: () => this.#openStore(),
@@ -116,8 +139,8 @@ export class Baton {
 
   /** Writes tasks into the store's registry (names, versions, input JSON Schemas). */
   // biome-ignore lint/suspicious/noExplicitAny: registers tasks of any input and output
-  async register(...tasks: Task<any, any>[]): Promise<void> {
-    await this.#register(tasks.map((t) => t.definition));
+  async register(...tasks: (Task<any, any> | Workflow<any, any>)[]): Promise<void> {
+    await this.#register(tasks.flatMap((t) => (t instanceof Workflow ? t.tasks.map((w) => w.definition) : [t.definition])));
   }
 
   /** The store, opened (and migrated) if it was not yet. */
@@ -135,6 +158,7 @@ export class Baton {
     if (this.#isClosed) return;
     this.#isClosed = true;
     this.#unregisterContextHost();
+    this.#waiter?.close();
     await Promise.all([...this.#workers].map((w) => w.stop()));
     this.#stopClockListener?.();
     await this.#sweeper?.stop();
@@ -169,24 +193,40 @@ export class Baton {
 
   async #register(definitions: readonly TaskDefinition[]): Promise<void> {
     const store = await this.#openStore();
-    await store.registerTasks(
-      this.namespace,
-      definitions.map((d) => ({ name: d.name, kind: d.kind, version: d.version, inputSchema: jsonSchemaOf(d.inputSchema) })),
-    );
+    const entries = new Map<string, Omit<RegisteredTask, 'updatedAt'>>();
+    for (const d of definitions) {
+      if (d.workflow) {
+        const workflow = this.#workflows.get(d.workflow.workflowName);
+        entries.set(d.workflow.workflowName, {
+          name: d.workflow.workflowName,
+          kind: 'workflow',
+          version: d.workflow.versionId(),
+          inputSchema: jsonSchemaOf(workflow?.inputSchema),
+        });
+      } else {
+        entries.set(d.name, { name: d.name, kind: 'task', version: d.version, inputSchema: jsonSchemaOf(d.inputSchema) });
+      }
+    }
+    await store.registerTasks(this.namespace, [...entries.values()]);
   }
 
   async #sweeperFor(): Promise<Sweeper> {
     if (!this.#sweeper) {
       const store = await this.#openStore();
-      this.#sweeper ??= new Sweeper(
-        store,
-        await this.#notifier(),
-        this.namespace,
-        this.#logger,
-        () => new Map([...this.#tasks.values()].map((t) => [t.name, t.definition])),
+      this.#sweeper ??= new Sweeper(store, await this.#notifier(), this.namespace, this.#logger, () =>
+        this.#definitionsByQueue(),
       );
     }
     return this.#sweeper;
+  }
+
+  #definitionsByQueue(): Map<string, TaskDefinition> {
+    const definitions = new Map<string, TaskDefinition>();
+    for (const task of this.#tasks.values()) definitions.set(task.definition.queueKey, task.definition);
+    for (const workflow of this.#workflows.values()) {
+      for (const task of workflow.tasks) definitions.set(task.definition.queueKey, task.definition);
+    }
+    return definitions;
   }
 
   #workerStarted(worker: Worker): void {

@@ -11,6 +11,7 @@ import type { EnqueueOutcome, LogEntry, State } from '../engine/types.js';
 import { InvalidStateError, RunFailedError, RunNotFoundError } from '../errors.js';
 import { newId } from '../ids.js';
 import type { RunRow } from '../store/types.js';
+import { buildWorkflowRows, insertWorkflowRuns } from './enqueue-workflow.js';
 import { currentState, stateFromRow, toLogEntry, withLiveWaitingOn } from './run-state.js';
 import type { BatonRuntime } from './runtime.js';
 
@@ -106,6 +107,12 @@ export class RunHandle<Output = unknown> {
   /** Gives a Failed, TimedOut, Crashed or Cancelled run a new attempt (same run id). */
   async retry(): Promise<RunHandle<Output>> {
     const store = await this.#runtime.store();
+    const run = await this.#get();
+    if (run.kind === 'workflow') {
+      throw new InvalidStateError(
+        `run ${run.id} is a workflow run: replay it (handle.replay()), or retry its failed task runs one by one`,
+      );
+    }
     await store.retryRun(this.#runtime.namespace, this.id);
     const notifier = await this.#runtime.notifier();
     notifier.runChanged(this.id);
@@ -117,6 +124,7 @@ export class RunHandle<Output = unknown> {
   async replay(): Promise<RunHandle<Output>> {
     const store = await this.#runtime.store();
     const source = await this.#get();
+    if (source.kind === 'workflow') return this.#replayWorkflow(source);
     if (source.workflowRunId !== source.id) {
       throw new InvalidStateError(`run ${source.id} is a task of workflow run ${source.workflowRunId}; replay the workflow run`);
     }
@@ -170,6 +178,27 @@ export class RunHandle<Output = unknown> {
     }
   }
 
+  async #replayWorkflow(source: RunRow): Promise<RunHandle<Output>> {
+    const store = await this.#runtime.store();
+    const dag = await store.getDag(this.#runtime.namespace, source.id);
+    if (!dag) throw new InvalidStateError(`workflow run ${source.id} has no stored DAG to replay`);
+    const rows = buildWorkflowRows(this.#runtime, {
+      workflowName: source.workflowName,
+      dag,
+      input: source.input,
+      tags: source.tags,
+      metadata: source.metadata,
+      customContext: source.customContext,
+      trigger: { kind: 'replay', sourceRunId: source.id },
+      parentRunId: null,
+      parentWorkflowRunId: null,
+      priority: undefined,
+      timing: {},
+    });
+    const [created] = await insertWorkflowRuns(this.#runtime, [rows]);
+    return new RunHandle<Output>(this.#runtime, created?.id ?? rows[0].id, 'created');
+  }
+
   async #get(): Promise<RunRow> {
     const store = await this.#runtime.store();
     const run = await store.getRun(this.#runtime.namespace, this.id);
@@ -178,20 +207,9 @@ export class RunHandle<Output = unknown> {
   }
 
   async #waitForEnd(timeoutMs: number | undefined): Promise<RunRow> {
-    const notifier = await this.#runtime.notifier();
-    const started = performance.now();
-    let poll = MIN_POLL_MS;
-    for (;;) {
-      const run = await this.#get();
-      if (isTerminal(run.status)) return run;
-      const elapsed = performance.now() - started;
-      if (timeoutMs !== undefined && elapsed >= timeoutMs) {
-        throw new InvalidStateError(`run ${this.id} is still ${run.status} after waiting ${timeoutMs} ms`);
-      }
-      const wait = timeoutMs === undefined ? poll : Math.min(poll, timeoutMs - elapsed);
-      await waitForChange(notifier.onRunChanged.bind(notifier), this.id, wait);
-      poll = Math.min(MAX_POLL_MS, poll * 2);
-    }
+    const run = await this.#get();
+    if (isTerminal(run.status)) return run;
+    return this.#runtime.waiter().wait(this.id, timeoutMs);
   }
 }
 

@@ -49,7 +49,7 @@ export function currentState(run: RunRow, latest: StateRow | undefined): State {
 export async function withLiveWaitingOn(store: Store, run: RunRow, state: State, now: number): Promise<State> {
   if (!QUEUED_STATES.includes(run.status) || run.availableAt > now) return state;
   const workers = await store.listWorkers(run.namespace, { liveOnly: true });
-  if (workers.some((w) => w.taskNames.includes(run.taskName))) return state;
+  if (workers.some((w) => w.taskNames.includes(run.queueKey))) return state;
   return {
     ...state,
     waitingOn: {

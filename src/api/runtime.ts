@@ -4,6 +4,7 @@ import type { PayloadLimits } from '../engine/limits.js';
 import type { Logger } from '../logger.js';
 import type { Notifier } from '../store/notifier.js';
 import type { Store } from '../store/types.js';
+import type { RunWaiter } from './run-waiter.js';
 
 export interface BatonRuntime {
   readonly namespace: string;
@@ -14,4 +15,6 @@ export interface BatonRuntime {
   readonly rawDataRoot: string;
   store(): Promise<Store>;
   notifier(): Promise<Notifier>;
+  /** Waits for runs to end (shared by every handle of the instance). */
+  waiter(): RunWaiter;
 }

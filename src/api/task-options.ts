@@ -107,6 +107,8 @@ export function toTaskDefinition(
     name: options.name,
     kind: 'task',
     workflowId: stableId('workflow', namespace, options.name),
+    queueKey: options.name,
+    workflow: undefined,
     fn,
     inputSchema: options.input,
     outputSchema: options.output,

@@ -4,21 +4,22 @@ import { checkOptions, is } from '../engine/options.js';
 import { ValidationError } from '../errors.js';
 import type { Lifespan, WorkerSettings } from '../worker/worker.js';
 import { Task } from './task.js';
+import { Workflow } from './workflow.js';
 
 export interface WorkerOptions<L = unknown> {
   /** Shown in the dashboard and in `waitingOn`. Default `worker-<pid>`. */
   name?: string;
   /** Runs executing at once. Default 10. */
   slots?: number;
-  /** The tasks this worker serves. */
+  /** The tasks and workflows this worker serves. */
   // biome-ignore lint/suspicious/noExplicitAny: a worker serves tasks of any input and output
-  tasks: readonly Task<any, any>[];
+  tasks: readonly (Task<any, any> | Workflow<any, any>)[];
   labels?: Record<string, string>;
   /** An async generator: the value it yields is `ctx.lifespan`; code after the yield runs on stop. */
   lifespan?: Lifespan<L>;
   /** Lease on each claimed run, renewed every lease/3. Default `30s`. */
   lease?: Duration;
-  /** How often an idle worker looks for work it was not told about. Default `100ms`. */
+  /** How often an idle worker looks for work it was not woken for. Default `100ms` on SQLite, `1s` on PostgreSQL (NOTIFY wakes it sooner). */
   pollInterval?: Duration;
   /** How long `stop()` waits for running attempts before releasing them. Default `30s`. */
   shutdownTimeout?: Duration;
@@ -29,9 +30,9 @@ export function resolveWorkerOptions(options: WorkerOptions): WorkerSettings {
     name: is.name,
     slots: is.integer(1, 10_000),
     tasks: (v, k) =>
-      Array.isArray(v) && v.length > 0 && v.every((t) => t instanceof Task)
+      Array.isArray(v) && v.length > 0 && v.every((t) => t instanceof Task || t instanceof Workflow)
         ? undefined
-        : `${k} must be a non-empty array of tasks made by baton.task()`,
+        : `${k} must be a non-empty array of tasks and workflows made by baton.task() and baton.workflow()`,
     labels: is.stringRecord,
     lifespan: is.function,
     lease: (v, k) => {
@@ -55,7 +56,7 @@ export function resolveWorkerOptions(options: WorkerOptions): WorkerSettings {
     slots: options.slots ?? 10,
     labels: options.labels ?? {},
     leaseMs: parseDuration(options.lease ?? '30s'),
-    pollIntervalMs: parseDuration(options.pollInterval ?? '100ms'),
+    pollIntervalMs: options.pollInterval === undefined ? undefined : parseDuration(options.pollInterval),
     shutdownTimeoutMs: parseDuration(options.shutdownTimeout ?? '30s'),
     lifespan: options.lifespan as Lifespan<unknown> | undefined,
   };

@@ -7,7 +7,7 @@ import type { SerializedError } from '../errors.js';
 import { STATE_TYPE } from './states.js';
 import type { StateName } from './types.js';
 
-export type SettlementKind = 'complete' | 'retry' | 'fail' | 'cancel' | 'release';
+export type SettlementKind = 'complete' | 'retry' | 'fail' | 'cancel' | 'release' | 'skip';
 
 /**
  * The state a settlement moves a leased run to, or null when the run is not
@@ -28,12 +28,14 @@ export function settledState(current: StateName, kind: SettlementKind, failedSta
       return 'Cancelled';
     case 'release':
       return 'Pending';
+    case 'skip':
+      return 'Skipped';
   }
 }
 
 export function attemptOutcomeOf(kind: SettlementKind, next: StateName, isTimeout: boolean) {
   if (next === 'Cancelled') return 'cancelled' as const;
-  if (kind === 'complete') return 'completed' as const;
+  if (kind === 'complete' || kind === 'skip') return 'completed' as const;
   if (kind === 'release') return 'released' as const;
   return isTimeout || next === 'TimedOut' ? ('timed_out' as const) : ('failed' as const);
 }

@@ -47,7 +47,9 @@ export type WaitingOn =
   | { reason: 'no-worker'; message: string; task: string }
   | { reason: 'workers-busy'; message: string; task: string }
   | { reason: 'lease-expired'; message: string; workerId: string; workerName?: string }
-  | { reason: 'cancellation'; message: string; deadline?: Date };
+  | { reason: 'cancellation'; message: string; deadline?: Date }
+  | { reason: 'parents'; message: string; parents: string[] }
+  | { reason: 'workflow-failure'; message: string };
 
 /** One state of a run: `type` is coarse, `name` is fine (DESIGN.md §2.7). */
 export interface State<Output = unknown> {

@@ -25,6 +25,13 @@ export class Notifier {
 
   runChanged(runId: string): void {
     this.emitter.emit(`run:${runId}`);
+    this.emitter.emit('run', runId);
+  }
+
+  /** Every run change, with its id. */
+  onAnyRunChanged(listener: (runId: string) => void): () => void {
+    this.emitter.on('run', listener);
+    return () => this.emitter.off('run', listener);
   }
 
   onRunChanged(runId: string, listener: () => void): () => void {

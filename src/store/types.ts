@@ -9,6 +9,7 @@
  * a newer claim exists (DESIGN.md §2.13).
  */
 
+import type { DagTaskSpec } from '../engine/dag.js';
 import type { LogLevel, StateName, StateType, TriggerOrigin, WaitingOn } from '../engine/types.js';
 import type { SerializedError } from '../errors.js';
 
@@ -21,9 +22,28 @@ export type StoredWaitingOn = WaitingOn extends infer W
     : never
   : never;
 
+/** One task of a workflow as stored with each workflow run (enough to create its rows again). */
+export interface StoredDagTask extends DagTaskSpec {
+  queueKey: string;
+  priority: number;
+  maxCrashes: number;
+  cancelGraceMs: number;
+  scheduleTimeoutMs?: number;
+}
+
+/** The DAG a workflow run was started with. */
+export interface StoredDag {
+  version: string;
+  tasks: StoredDagTask[];
+}
+
 export interface RunRow {
   id: string;
   namespace: string;
+  /** `workflow` for the row of a DAG workflow run, `task` for every run a worker executes. */
+  kind: 'task' | 'workflow';
+  /** What workers claim by: the task name, or `<workflow>><task>` for a task of a workflow. */
+  queueKey: string;
   workflowRunId: string;
   workflowName: string;
   taskName: string;
@@ -64,6 +84,15 @@ export interface RunRow {
 
 export interface NewRun {
   id: string;
+  /** Default `task`. */
+  kind?: 'task' | 'workflow';
+  /** Default: `taskName`. */
+  queueKey?: string;
+  /** Workflow rows: the DAG to advance. */
+  dag?: StoredDag;
+  /** Start `Waiting` (a task whose parents have not ended) or `Running` (a workflow row) instead of queued. */
+  initialStatus?: 'Waiting' | 'Running';
+  waitingOn?: StoredWaitingOn;
   workflowRunId: string;
   workflowName: string;
   taskName: string;
@@ -94,6 +123,7 @@ export interface CreatedRun {
 export interface ClaimRequest {
   namespace: string;
   workerId: string;
+  /** Queue keys of the tasks the worker serves (see RunRow.queueKey). */
   taskNames: readonly string[];
   limit: number;
   leaseMs: number;
@@ -122,6 +152,8 @@ export type Settlement =
   | { kind: 'retry'; runId: string; epoch: number; error: SerializedError; delayMs: number; isTimeout: boolean }
   | { kind: 'fail'; runId: string; epoch: number; error: SerializedError; stateName: 'Failed' | 'TimedOut' }
   | { kind: 'cancel'; runId: string; epoch: number; reason: string; message?: string }
+  /** `skipIf` said so: the run ends Skipped (type COMPLETED). */
+  | { kind: 'skip'; runId: string; epoch: number; message: string }
   /** Give the run back without counting a crash (graceful stop). */
   | { kind: 'release'; runId: string; epoch: number };
 
@@ -258,6 +290,10 @@ export interface Store {
 
   getRun(namespace: string, runId: string): Promise<RunRow | undefined>;
   getRuns(namespace: string, runIds: readonly string[]): Promise<RunRow[]>;
+  /** The task rows of a workflow run, with their outputs and errors. */
+  listWorkflowTasks(namespace: string, workflowRunId: string): Promise<RunRow[]>;
+  /** The DAG a workflow run was started with. */
+  getDag(namespace: string, workflowRunId: string): Promise<StoredDag | undefined>;
   listRuns(filter: RunFilter): Promise<RunPage>;
   listStates(runId: string): Promise<StateRow[]>;
   listLogs(runId: string): Promise<LogRow[]>;

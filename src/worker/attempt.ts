@@ -9,11 +9,19 @@ import type { Clock, TimerHandle } from '../clock/clock.js';
 import { runInAttemptScope } from '../context/ambient.js';
 import type { AttemptFrame } from '../context/ambient-store.js';
 import { makeSerializable } from '../context/serialized-context.js';
-import { type AttemptControl, type Cancellation, TaskContext, type WorkerInfo } from '../context/task-context.js';
+import {
+  type AttemptControl,
+  type Cancellation,
+  TaskContext,
+  type UpstreamResults,
+  type WorkerInfo,
+} from '../context/task-context.js';
+import { FAILED_TASK_STATES } from '../engine/dag.js';
 import type { PayloadLimits } from '../engine/limits.js';
 import { decideAfterFailure, retryDelayMs } from '../engine/retry-policy.js';
 import { validateWith } from '../engine/schema.js';
 import { deserialize, serializeWithLimit } from '../engine/serializer.js';
+import { isTerminal } from '../engine/states.js';
 import type { LogLevel, StateName } from '../engine/types.js';
 import {
   CancelledError,
@@ -58,7 +66,8 @@ type Ending =
   | { kind: 'timeout' }
   | { kind: 'abandon-cancelled' }
   | { kind: 'lease-lost' }
-  | { kind: 'release' };
+  | { kind: 'release' }
+  | { kind: 'skipped' };
 
 export class Attempt implements AttemptControl {
   readonly run: RunRow;
@@ -114,7 +123,7 @@ export class Attempt implements AttemptControl {
   async execute(): Promise<void> {
     try {
       const input = await validateWith(this.def.inputSchema, deserialize(this.run.input), `input of task "${this.def.name}"`);
-      this.#context = this.#buildContext(input);
+      this.#context = this.#buildContext(input, await this.#loadUpstream());
       this.#frame.context = this.#context;
       makeSerializable(this.#context, {
         namespace: this.#host.namespace,
@@ -124,6 +133,11 @@ export class Attempt implements AttemptControl {
         secret: this.#host.secret,
       });
       this.#armTimeout();
+      const skipIf = this.def.workflow?.skipIf;
+      if (skipIf && (await skipIf(this.#ctx()))) {
+        await this.#end({ kind: 'skipped' });
+        return;
+      }
       await this.#hook('onRunning', () => this.def.hooks.onRunning?.(this.#ctx()));
       if (this.#isEnded) return;
       const result = await runInAttemptScope(this.#frame as AttemptFrame, this.run.customContext, () => this.#invoke(input));
@@ -154,14 +168,30 @@ export class Attempt implements AttemptControl {
     return this.#context;
   }
 
-  #buildContext(input: unknown): TaskContext {
+  /** Outputs of a DAG task's parents and the errors of failed tasks of its workflow run. */
+  async #loadUpstream(): Promise<UpstreamResults> {
+    const workflow = this.def.workflow;
+    if (!workflow) return { outputs: new Map(), errors: {} };
+    const rows = await this.#host.store.listWorkflowTasks(this.#host.namespace, this.run.workflowRunId);
+    const outputs = new Map<string, { skipped: boolean; output: unknown }>();
+    const errors: Record<string, string> = {};
+    for (const row of rows) {
+      if (workflow.parents.includes(row.taskName)) {
+        outputs.set(row.taskName, { skipped: row.status === 'Skipped', output: deserialize(row.output) });
+      }
+      if (FAILED_TASK_STATES.includes(row.status) && row.error) errors[row.taskName] = row.error.message;
+    }
+    return { outputs, errors };
+  }
+
+  #buildContext(input: unknown, upstream: UpstreamResults): TaskContext {
     const run = this.run;
     return new TaskContext(
       {
         taskRunId: run.id,
         workflowRunId: run.workflowRunId,
         workflowId: this.def.workflowId,
-        workflowVersionId: this.def.version,
+        workflowVersionId: this.def.workflow ? this.def.workflow.versionId() : this.def.version,
         workflowName: run.workflowName,
         taskName: run.taskName,
         attempt: run.attempt,
@@ -176,7 +206,7 @@ export class Attempt implements AttemptControl {
         customContext: run.customContext,
         rawDataPath: join(this.#host.rawDataRoot, run.id),
         worker: this.#host.workerInfo,
-        upstream: { outputs: new Map(), errors: {} },
+        upstream,
       },
       this,
     );
@@ -314,6 +344,10 @@ export class Attempt implements AttemptControl {
       await this.#write({ kind: 'release', ...base });
       return;
     }
+    if (ending.kind === 'skipped' && !this.#cancellation) {
+      await this.#write({ kind: 'skip', ...base, message: 'skipIf returned true' });
+      return;
+    }
     if (this.#cancellation || ending.kind === 'abandon-cancelled') {
       const reason = this.#cancellation?.reason ?? 'cancelled';
       const message =
@@ -342,7 +376,7 @@ export class Attempt implements AttemptControl {
       await this.#fail(new TaskRunTimeoutError(this.#timeoutMessage()), true);
       return;
     }
-    await this.#fail(toError(ending.error), false);
+    if (ending.kind === 'threw') await this.#fail(toError(ending.error), false);
   }
 
   async #fail(error: Error, isTimeout: boolean): Promise<void> {
@@ -395,6 +429,11 @@ export class Attempt implements AttemptControl {
     } else {
       this.#host.notifier.runChanged(this.run.id);
       if (state === 'AwaitingRetry' || state === 'Pending') this.#host.notifier.runsAvailable(this.#host.namespace);
+      if (this.run.workflowRunId !== this.run.id && isTerminal(state)) {
+        // Its workflow run may have moved on: tasks became runnable, or the run ended.
+        this.#host.notifier.runChanged(this.run.workflowRunId);
+        this.#host.notifier.runsAvailable(this.#host.namespace);
+      }
     }
     return state;
   }

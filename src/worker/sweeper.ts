@@ -57,7 +57,7 @@ export class Sweeper {
     }
     for (const run of result.crashed) {
       this.logger.error({ runId: run.id, task: run.taskName }, 'run crashed: its workers kept dying');
-      const hook = this.definitions().get(run.taskName)?.hooks.onCrashed;
+      const hook = this.definitions().get(run.queueKey)?.hooks.onCrashed;
       if (!hook) continue;
       try {
         await hook({ runId: run.id, taskName: run.taskName, error: run.error ?? { name: 'WorkerCrashedError', message: '' } });

@@ -26,11 +26,25 @@ export interface TaskHooks<Input = unknown, Output = unknown> {
 // biome-ignore lint/suspicious/noExplicitAny: type-erased context for stored hooks and functions
 type AnyContext = TaskContext<any, any>;
 
+/** What a task of a DAG workflow adds to its definition. */
+export interface WorkflowTaskInfo {
+  readonly workflowName: string;
+  readonly parents: readonly string[];
+  readonly isOnFailure: boolean;
+  readonly skipIf: ((ctx: AnyContext) => boolean | Promise<boolean>) | undefined;
+  /** The workflow's version id (changes when any of its tasks changes). */
+  versionId(): string;
+}
+
 export interface TaskDefinition {
   readonly name: string;
   readonly kind: 'task';
   readonly version: string;
   readonly workflowId: string;
+  /** What workers claim it by: the name, or `<workflow>><task>` inside a workflow. */
+  readonly queueKey: string;
+  /** Set for a task of a DAG workflow. */
+  readonly workflow: WorkflowTaskInfo | undefined;
   readonly fn: (input: never, ctx: AnyContext) => unknown;
   readonly inputSchema: Schema | undefined;
   readonly outputSchema: Schema | undefined;

@@ -24,7 +24,8 @@ export interface WorkerSettings {
   slots: number;
   labels: Record<string, string>;
   leaseMs: number;
-  pollIntervalMs: number;
+  /** Undefined: 100 ms on SQLite (no cross-process wake-ups), 1 s on PostgreSQL (LISTEN/NOTIFY). */
+  pollIntervalMs: number | undefined;
   shutdownTimeoutMs: number;
   lifespan: Lifespan<unknown> | undefined;
 }
@@ -75,7 +76,7 @@ export class Worker {
     this.#settings = settings;
     this.id = newId(runtime.clock.now());
     this.name = settings.name;
-    this.#definitions = new Map(definitions.map((d) => [d.name, d]));
+    this.#definitions = new Map(definitions.map((d) => [d.queueKey, d]));
   }
 
   /** Free slots right now. */
@@ -234,7 +235,7 @@ export class Worker {
         continue;
       }
       if (claimed.length === 0 && free > 0) await this.#armDueTimer();
-      await this.#idle(this.#settings.pollIntervalMs);
+      await this.#idle(this.#pollIntervalMs());
       // Attempts that end together free their slots in the same tick: claim for all of them at once.
       await new Promise((r) => setImmediate(r));
     }
@@ -255,7 +256,7 @@ export class Worker {
   }
 
   #startAttempt(run: RunRow): void {
-    const def = this.#definitions.get(run.taskName);
+    const def = this.#definitions.get(run.queueKey);
     if (!def) return;
     const attempt = new Attempt(run, def, this.#host());
     this.#attempts.set(run.id, attempt);
@@ -276,6 +277,10 @@ export class Worker {
     } catch (error) {
       this.#runtime.logger.debug({ err: error }, 'could not read the next due time');
     }
+  }
+
+  #pollIntervalMs(): number {
+    return this.#settings.pollIntervalMs ?? (this.#store?.kind === 'postgres' ? 1_000 : 100);
   }
 
   #idle(ms: number): Promise<void> {

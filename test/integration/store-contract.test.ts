@@ -75,7 +75,7 @@ describeEachStore('store contract', (backend) => {
     });
     expect(await claim()).toEqual([]);
 
-    clock.advance(10);
+    await clock.advance(10);
     expect(await store.settle([], [{ kind: 'complete', runId: run.id, epoch: 1, output: '"done"' }])).toEqual(['Completed']);
     const done = await store.getRun(NS, run.id);
     expect(done).toMatchObject({ status: 'Completed', output: '"done"', leaseOwner: null, finishedAt: clock.now() });
@@ -108,7 +108,7 @@ describeEachStore('store contract', (backend) => {
       [{ runId: run.id, epoch: 1, attempt: 0, time: clock.now(), level: 'info', message: 'first', fields: { a: 1 } }],
       [],
     );
-    clock.advance(LEASE + 1);
+    await clock.advance(LEASE + 1);
     const swept = await store.sweep();
     expect(swept.requeued.map((r) => r.id)).toEqual([run.id]);
     const [again] = await claim('w2');
@@ -189,7 +189,7 @@ describeEachStore('store contract', (backend) => {
       { id: a.id, outcome: 'deduplicated' },
     ]);
 
-    clock.advance(60_000);
+    await clock.advance(60_000);
     const later = newRun({ idempotency: idem('h2') });
     expect(await store.createRuns(NS, [later])).toEqual([{ id: later.id, outcome: 'created' }]);
     const again = newRun({ idempotency: idem('h2') });
@@ -200,7 +200,7 @@ describeEachStore('store contract', (backend) => {
     const low1 = newRun({ id: 'run_b_low', priority: 0 });
     const high1 = newRun({ id: 'run_z_high', priority: 5 });
     await store.createRuns(NS, [low1, high1]);
-    clock.advance(1);
+    await clock.advance(1);
     const low2 = newRun({ id: 'run_a_low', priority: 0 });
     const high2 = newRun({ id: 'run_a_high', priority: 5 });
     const other = newRun({ id: 'run_other', priority: 9, taskName: 'task-c' });
@@ -233,11 +233,11 @@ describeEachStore('store contract', (backend) => {
     expect(await store.nextDueAt(NS, ['task-a'])).toBe(clock.now() + 5_000);
     expect(await store.nextDueAt(NS, ['task-c'])).toBeNull();
 
-    clock.advance(2_000);
+    await clock.advance(2_000);
     expect((await claim()).map((r) => r.id)).toEqual([at.id]);
-    clock.advance(2_999);
+    await clock.advance(2_999);
     expect(await claim()).toEqual([]);
-    clock.advance(1);
+    await clock.advance(1);
     const [claimed] = await claim();
     expect(claimed).toMatchObject({ id: delayed.id, status: 'Running', waitingOn: null });
     expect(await store.nextDueAt(NS, ['task-a', 'task-b'])).toBeNull();
@@ -254,7 +254,7 @@ describeEachStore('store contract', (backend) => {
     expect(await store.getRun(NS, run.id)).toMatchObject({ status: 'AwaitingRetry', attempt: 1, error });
     expect(await claim()).toEqual([]);
     expect(await store.nextDueAt(NS, ['task-a'])).toBe(clock.now() + 1_000);
-    clock.advance(1_000);
+    await clock.advance(1_000);
     const [again] = await claim();
     expect(again).toMatchObject({ status: 'Retrying', attempt: 1, leaseEpoch: 2 });
     const states = await store.listStates(run.id);
@@ -276,7 +276,7 @@ describeEachStore('store contract', (backend) => {
     const b = newRun({ id: 'run_b' });
     await store.createRuns(NS, [a, b]);
     await claim('w1');
-    clock.advance(600);
+    await clock.advance(600);
     const renewal = await store.renewLeases({
       namespace: NS,
       workerId: 'w1',
@@ -303,7 +303,7 @@ describeEachStore('store contract', (backend) => {
     expect(withCancel.cancelRequested).toEqual([{ runId: b.id, reason: 'user asked', requestedAt: clock.now() }]);
 
     // Nothing renews a: its lease expires, the sweep re-queues it and w2 takes it.
-    clock.advance(LEASE + 1);
+    await clock.advance(LEASE + 1);
     await store.sweep();
     expect(await status(b.id)).toBe('Cancelled');
     await claim('w2');
@@ -394,7 +394,7 @@ describeEachStore('store contract', (backend) => {
     await store.createRuns(NS, [late]);
     expect(await store.sweep()).toEqual({ requeued: [], crashed: [], timedOut: [], cancelled: [] });
 
-    clock.advance(LEASE + 1);
+    await clock.advance(LEASE + 1);
     const first = await store.sweep();
     expect(first.requeued.map((r) => [r.id, r.status, r.crashCount])).toEqual([[run.id, 'Pending', 1]]);
     expect(first.timedOut.map((r) => r.id)).toEqual([late.id]);
@@ -411,7 +411,7 @@ describeEachStore('store contract', (backend) => {
     });
 
     await claim('w1', 1, ['task-a']);
-    clock.advance(LEASE + 1);
+    await clock.advance(LEASE + 1);
     const second = await store.sweep();
     expect(second.crashed.map((r) => [r.id, r.status, r.crashCount])).toEqual([[run.id, 'Crashed', 2]]);
     const crashed = await store.getRun(NS, run.id);
@@ -430,7 +430,7 @@ describeEachStore('store contract', (backend) => {
     const run = newRun({ scheduleTimeoutMs: 500 });
     await store.createRuns(NS, [run]);
     expect(await store.getRun(NS, run.id)).toMatchObject({ scheduleDeadlineAt: clock.now() + 500 });
-    clock.advance(500);
+    await clock.advance(500);
     expect(await claim()).toEqual([]);
     expect((await store.sweep()).timedOut.map((r) => r.id)).toEqual([run.id]);
     expect(await status(run.id)).toBe('TimedOut');
@@ -446,7 +446,7 @@ describeEachStore('store contract', (backend) => {
       });
       await store.createRuns(NS, [run]);
       ids.push(run.id);
-      if (i % 3 === 0) clock.advance(1);
+      if (i % 3 === 0) await clock.advance(1);
     }
     await store.createRuns('other', [newRun({ id: 'run_other_ns' })]);
     await claim('w1', 1, ['task-b']);

@@ -19,7 +19,7 @@ export async function claimRuns(tx: Tx, request: ClaimRequest): Promise<RunRow[]
          AND status IN ('Scheduled', 'Pending', 'AwaitingRetry')
          AND available_at <= $2
          AND (schedule_deadline_at IS NULL OR schedule_deadline_at > $2)
-         AND task_name = ANY($3::text[])
+         AND queue_key = ANY($3::text[])
        ORDER BY priority DESC, available_at, id
        LIMIT $4
        FOR UPDATE SKIP LOCKED

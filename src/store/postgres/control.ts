@@ -16,6 +16,7 @@ import { isTerminal, LEASED_STATES, QUEUED_STATES, RETRYABLE_BY_HAND } from '../
 import type { StateName } from '../../engine/types.js';
 import { InvalidStateError } from '../../errors.js';
 import type { CancelResult, RunRow, StoredWaitingOn, SweepResult } from '../types.js';
+import { advanceWorkflows } from './advance-workflow.js';
 import type { Tx } from './connection.js';
 import { type PgRunRow, RUN_COLUMNS, toRunRow } from './rows.js';
 import { type AttemptEnd, closeAttempts, insertStates, type NewState } from './state-writes.js';
@@ -54,13 +55,25 @@ export async function requestCancel(tx: Tx, namespace: string, runId: string, re
     }
   }
   await insertStates(tx, states);
+  // Tasks of a workflow that ended here may let the rest of their workflow move on (or end it).
+  await advanceWorkflows(tx, await workflowsTouched(tx, changed));
   const after = await tx.query<PgRunRow>(`SELECT ${RUN_COLUMNS} FROM ${tx.t.runs} WHERE id = $1`, [runId]);
   return { changed, run: toRunRow(after.rows[0] as PgRunRow) };
 }
 
+async function workflowsTouched(tx: Tx, changed: CancelResult['changed']): Promise<string[]> {
+  const ids = changed.filter((change) => change.status === 'Cancelled').map((change) => change.id);
+  if (ids.length === 0) return [];
+  const result = await tx.query<{ workflow_run_id: string }>(
+    `SELECT DISTINCT workflow_run_id FROM ${tx.t.runs} WHERE id = ANY($1::text[]) AND kind = 'task' AND workflow_run_id != id`,
+    [ids],
+  );
+  return result.rows.map((row) => row.workflow_run_id);
+}
+
 async function cancelOne(tx: Tx, run: RunRow, reason: string, states: NewState[]): Promise<StateName | null> {
   const { t, now } = tx;
-  if (QUEUED_STATES.includes(run.status) || run.status === 'Waiting') {
+  if (QUEUED_STATES.includes(run.status) || run.status === 'Waiting' || (run.kind === 'workflow' && run.status === 'Running')) {
     await tx.query(
       `UPDATE ${t.runs} SET status = 'Cancelled', cancel_reason = $2, cancel_requested_at = $3, error = $4, finished_at = $3,
          waiting_on = NULL, updated_at = $3 WHERE id = $1`,
@@ -196,5 +209,10 @@ export async function sweep(tx: Tx): Promise<SweepResult> {
     tx.notify({ t: 'run', id: run.id });
   }
   await insertStates(tx, states);
+  const ended = [...result.crashed, ...result.timedOut, ...result.cancelled].filter((r) => r.workflowRunId !== r.id);
+  await advanceWorkflows(
+    tx,
+    ended.map((r) => r.workflowRunId),
+  );
   return result;
 }

@@ -15,7 +15,10 @@ export async function createRuns(tx: Tx, namespace: string, runs: readonly NewRu
   const results: CreatedRun[] = [];
   const rows: Record<string, unknown>[] = [];
   const states: NewState[] = [];
+  // The tasks of a workflow run whose key matched an earlier run are not created either.
+  const duplicateWorkflows = new Set<string>();
   for (const run of runs) {
+    if (duplicateWorkflows.has(run.workflowRunId)) continue;
     if (run.idempotency) {
       const existing = await claimKey(tx, namespace, run);
       if (existing) {
@@ -23,18 +26,24 @@ export async function createRuns(tx: Tx, namespace: string, runs: readonly NewRu
           throw new IdempotencyConflictError(run.idempotency.key, existing.run_id);
         }
         results.push({ id: existing.run_id, outcome: 'deduplicated' });
+        if (run.kind === 'workflow') duplicateWorkflows.add(run.id);
         continue;
       }
     }
     const availableAt = run.runAt ?? now + (run.delayMs ?? 0);
     const isDelayed = availableAt > now;
-    const status = isDelayed ? 'Scheduled' : 'Pending';
-    const waitingOn: StoredWaitingOn | null = isDelayed
-      ? { reason: 'scheduled', message: `scheduled to start at ${new Date(availableAt).toISOString()}`, until: availableAt }
-      : null;
+    const status = run.initialStatus ?? (isDelayed ? 'Scheduled' : 'Pending');
+    const waitingOn: StoredWaitingOn | null =
+      run.waitingOn ??
+      (isDelayed && !run.initialStatus
+        ? { reason: 'scheduled', message: `scheduled to start at ${new Date(availableAt).toISOString()}`, until: availableAt }
+        : null);
     const scheduleDeadline = run.scheduleTimeoutMs === undefined ? null : Math.max(availableAt, now) + run.scheduleTimeoutMs;
     rows.push({
       id: run.id,
+      kind: run.kind ?? 'task',
+      queue_key: run.queueKey ?? run.taskName,
+      dag: run.dag ?? null,
       workflow_run_id: run.workflowRunId,
       workflow_name: run.workflowName,
       task_name: run.taskName,
@@ -59,14 +68,14 @@ export async function createRuns(tx: Tx, namespace: string, runs: readonly NewRu
   }
   if (rows.length > 0) {
     await tx.query(
-      `INSERT INTO ${t.runs} (id, namespace, workflow_run_id, workflow_name, task_name, parent_run_id,
+      `INSERT INTO ${t.runs} (id, namespace, kind, queue_key, dag, workflow_run_id, workflow_name, task_name, parent_run_id,
          parent_workflow_run_id, status, attempt, crash_count, max_crashes, priority, input, tags, metadata,
          custom_context, trigger, idempotency_key, available_at, schedule_deadline_at, created_at, updated_at,
          cancel_grace_ms, waiting_on)
-       SELECT id, $2, workflow_run_id, workflow_name, task_name, parent_run_id, parent_workflow_run_id, status, 0, 0,
+       SELECT id, $2, kind, queue_key, dag, workflow_run_id, workflow_name, task_name, parent_run_id, parent_workflow_run_id, status, 0, 0,
          max_crashes, priority, input, tags, metadata, custom_context, trigger, idempotency_key, available_at,
          schedule_deadline_at, $3, $3, cancel_grace_ms, waiting_on
-       FROM json_to_recordset($1::json) AS x(id text, workflow_run_id text, workflow_name text, task_name text,
+       FROM json_to_recordset($1::json) AS x(id text, kind text, queue_key text, dag json, workflow_run_id text, workflow_name text, task_name text,
          parent_run_id text, parent_workflow_run_id text, status text, max_crashes integer, priority integer,
          input text, tags json, metadata json, custom_context json, trigger json, idempotency_key text,
          available_at bigint, schedule_deadline_at bigint, cancel_grace_ms bigint, waiting_on json)`,

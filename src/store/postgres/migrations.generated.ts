@@ -18,5 +18,11 @@ export const migrations: Migration[] = [
     "name": "meta",
     "checksum": "7276500ec6587eac",
     "sql": "-- Instance-wide settings shared by every process on this database\n-- (the secret that signs serialized contexts).\nCREATE TABLE baton_meta (\n  key    text PRIMARY KEY,\n  value  text NOT NULL\n);\n"
+  },
+  {
+    "id": 3,
+    "name": "workflows",
+    "checksum": "a52987889c8c0425",
+    "sql": "-- DAG workflows. A workflow run is a row of kind 'workflow' holding the DAG it\n-- was started with; its tasks are rows of kind 'task' with the same\n-- workflow_run_id, waiting (status 'Waiting') until their parents end.\n-- Workers claim by queue_key: the task name of a standalone task,\n-- '<workflow>><task>' for a task of a workflow.\nALTER TABLE runs ADD COLUMN kind text NOT NULL DEFAULT 'task';\nALTER TABLE runs ADD COLUMN queue_key text NOT NULL DEFAULT '';\nALTER TABLE runs ADD COLUMN dag json;\nUPDATE runs SET queue_key = task_name;\nCREATE INDEX runs_workflow_tasks ON runs (workflow_run_id, kind);\n"
   }
 ];

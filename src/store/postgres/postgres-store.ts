@@ -27,6 +27,7 @@ import type {
   Settlement,
   StateRow,
   Store,
+  StoredDag,
   StreamChunkRow,
   SweepResult,
   WorkerRow,
@@ -181,6 +182,14 @@ export class PostgresStore implements Store {
 
   getRuns(namespace: string, runIds: readonly string[]): Promise<RunRow[]> {
     return reads.getRuns(this.c, namespace, runIds);
+  }
+
+  listWorkflowTasks(namespace: string, workflowRunId: string): Promise<RunRow[]> {
+    return reads.listWorkflowTasks(this.c, namespace, workflowRunId);
+  }
+
+  getDag(namespace: string, workflowRunId: string): Promise<StoredDag | undefined> {
+    return reads.getDag(this.c, namespace, workflowRunId);
   }
 
   listRuns(filter: RunFilter): Promise<RunPage> {

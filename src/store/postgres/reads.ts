@@ -9,6 +9,7 @@ import type {
   RunPage,
   RunRow,
   StateRow,
+  StoredDag,
   StreamChunkRow,
   WorkerRow,
 } from '../types.js';
@@ -42,6 +43,23 @@ export async function getRuns(c: PgConnection, namespace: string, runIds: readon
     runIds,
   ]);
   return result.rows.map(toRunRow);
+}
+
+export async function listWorkflowTasks(c: PgConnection, namespace: string, workflowRunId: string): Promise<RunRow[]> {
+  const result = await c.query<PgRunRow>(
+    `SELECT ${RUN_COLUMNS} FROM ${c.t.runs}
+     WHERE workflow_run_id = $1 AND namespace = $2 AND kind = 'task' AND id != workflow_run_id`,
+    [workflowRunId, namespace],
+  );
+  return result.rows.map(toRunRow);
+}
+
+export async function getDag(c: PgConnection, namespace: string, workflowRunId: string): Promise<StoredDag | undefined> {
+  const result = await c.query<{ dag: StoredDag | null }>(
+    `SELECT dag FROM ${c.t.runs} WHERE id = $1 AND namespace = $2 AND kind = 'workflow'`,
+    [workflowRunId, namespace],
+  );
+  return result.rows[0]?.dag ?? undefined;
 }
 
 export async function listRuns(c: PgConnection, filter: RunFilter): Promise<RunPage> {
@@ -142,7 +160,7 @@ export async function nextDueAt(c: PgConnection, namespace: string, taskNames: r
   const result = await c.query<{ due: number | null }>(
     `SELECT MIN(available_at) AS due FROM ${c.t.runs}
      WHERE namespace = $1 AND status IN ('Scheduled', 'Pending', 'AwaitingRetry') AND available_at > $2
-       AND task_name = ANY($3::text[])`,
+       AND queue_key = ANY($3::text[])`,
     [namespace, now, taskNames],
   );
   const due = result.rows[0]?.due;

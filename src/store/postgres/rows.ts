@@ -7,6 +7,8 @@ import type { AttemptOutcome, AttemptRow, LogRow, RunRow, StateRow, StoredWaitin
 export interface PgRunRow {
   id: string;
   namespace: string;
+  kind: string;
+  queue_key: string;
   workflow_run_id: string;
   workflow_name: string;
   task_name: string;
@@ -46,6 +48,8 @@ export interface PgRunRow {
 const COLUMNS = [
   'id',
   'namespace',
+  'kind',
+  'queue_key',
   'workflow_run_id',
   'workflow_name',
   'task_name',
@@ -94,6 +98,8 @@ export function toRunRow(row: PgRunRow): RunRow {
   return {
     id: row.id,
     namespace: row.namespace,
+    kind: row.kind as RunRow['kind'],
+    queueKey: row.queue_key,
     workflowRunId: row.workflow_run_id,
     workflowName: row.workflow_name,
     taskName: row.task_name,

@@ -5,9 +5,10 @@
  * Completions, the common case, are written with one statement per batch.
  */
 import { attemptOutcomeOf, cancelledError, settledState } from '../../engine/run-rules.js';
-import { LEASED_STATES } from '../../engine/states.js';
+import { isTerminal, LEASED_STATES } from '../../engine/states.js';
 import type { StateName } from '../../engine/types.js';
 import type { NewLog, Settlement, StoredWaitingOn } from '../types.js';
+import { advanceWorkflows } from './advance-workflow.js';
 import { insertLogs } from './attempt-writes.js';
 import type { Tx } from './connection.js';
 import { type AttemptEnd, closeAttempts, insertStates, type NewState } from './state-writes.js';
@@ -19,6 +20,7 @@ interface LockedRow {
   attempt: number;
   lease_epoch: number;
   cancel_reason: string | null;
+  workflow_run_id: string;
 }
 
 const RELEASE = 'lease_owner = NULL, lease_expires_at = NULL, deadline_at = NULL, updated_at = $2';
@@ -29,7 +31,7 @@ export async function settle(tx: Tx, logs: readonly NewLog[], settlements: reado
   const { t, now } = tx;
   const ids = [...new Set(settlements.map((s) => s.runId))];
   const locked = await tx.query<LockedRow>(
-    `SELECT id, namespace, status, attempt, lease_epoch, cancel_reason FROM ${t.runs}
+    `SELECT id, namespace, status, attempt, lease_epoch, cancel_reason, workflow_run_id FROM ${t.runs}
      WHERE id = ANY($1::text[]) ORDER BY id FOR UPDATE`,
     [ids],
   );
@@ -38,6 +40,8 @@ export async function settle(tx: Tx, logs: readonly NewLog[], settlements: reado
   const states: NewState[] = [];
   const ends: AttemptEnd[] = [];
   const others: (() => Promise<unknown>)[] = [];
+  // Workflow runs with a DAG task that ended here: advanced after every write of the batch.
+  const workflows: string[] = [];
   const results = settlements.map((s): StateName | null => {
     const row = rows.get(s.runId);
     if (!row || row.lease_epoch !== s.epoch || !LEASED_STATES.includes(row.status)) return null;
@@ -102,11 +106,20 @@ export async function settle(tx: Tx, logs: readonly NewLog[], settlements: reado
         tx.query(`UPDATE ${t.runs} SET status = 'Pending', available_at = $2, ${RELEASE} WHERE id = $1`, [s.runId, now]),
       );
       states.push({ runId: s.runId, attempt, name: 'Pending', at: now, message: 'released by a stopping worker' });
+    } else if (s.kind === 'skip') {
+      others.push(() =>
+        tx.query(
+          `UPDATE ${t.runs} SET status = 'Skipped', output = NULL, error = NULL, finished_at = $2, ${RELEASE} WHERE id = $1`,
+          [s.runId, now],
+        ),
+      );
+      states.push({ runId: s.runId, attempt, name: 'Skipped', at: now, message: s.message });
     } else {
       return null;
     }
     ends.push({ runId: s.runId, epoch: s.epoch, outcome: attemptOutcomeOf(s.kind, next, s.kind === 'retry' && s.isTimeout) });
     row.status = next;
+    if (row.workflow_run_id !== row.id && isTerminal(next)) workflows.push(row.workflow_run_id);
     tx.notify({ t: 'run', id: s.runId });
     if (next === 'AwaitingRetry' || next === 'Pending') tx.notify({ t: 'available', ns: row.namespace });
     return next;
@@ -122,5 +135,6 @@ export async function settle(tx: Tx, logs: readonly NewLog[], settlements: reado
   for (const write of others) await write();
   await insertStates(tx, states);
   await closeAttempts(tx, ends, now);
+  await advanceWorkflows(tx, workflows);
   return results;
 }

@@ -4,9 +4,10 @@
  * A write whose epoch is not the run's current one changes nothing.
  */
 import { attemptOutcomeOf, cancelledError, settledState } from '../../engine/run-rules.js';
-import { LEASED_STATES } from '../../engine/states.js';
+import { isTerminal, LEASED_STATES } from '../../engine/states.js';
 import type { StateName } from '../../engine/types.js';
 import type { CancelNotice, LeaseRef, LeaseRenewal, NewLog, Settlement, StoredWaitingOn } from '../types.js';
+import { advanceWorkflow } from './advance-workflow.js';
 import type { SqliteConnection } from './connection.js';
 import { closeAttempt, insertState } from './state-writes.js';
 
@@ -55,12 +56,14 @@ interface LeasedRow {
   status: StateName;
   attempt: number;
   cancel_reason: string | null;
+  workflow_run_id: string;
+  id: string;
 }
 
 export function settle(c: SqliteConnection, logs: readonly NewLog[], settlements: readonly Settlement[]): (StateName | null)[] {
   insertLogs(c, logs);
   const now = c.now();
-  const select = c.stmt(`SELECT status, attempt, cancel_reason FROM runs WHERE id = ? AND lease_epoch = ?`);
+  const select = c.stmt(`SELECT id, status, attempt, cancel_reason, workflow_run_id FROM runs WHERE id = ? AND lease_epoch = ?`);
   return settlements.map((s) => {
     const row = select.get(s.runId, s.epoch) as LeasedRow | undefined;
     if (!row || !LEASED_STATES.includes(row.status)) return null;
@@ -68,6 +71,7 @@ export function settle(c: SqliteConnection, logs: readonly NewLog[], settlements
     if (!next) return null;
     applySettlement(c, s, row, next, now);
     closeAttempt(c, s.runId, s.epoch, attemptOutcomeOf(s.kind, next, s.kind === 'retry' && s.isTimeout), now);
+    if (row.workflow_run_id !== row.id && isTerminal(next)) advanceWorkflow(c, row.workflow_run_id);
     return next;
   });
 }
@@ -127,6 +131,15 @@ function applySettlement(c: SqliteConnection, s: Settlement, row: LeasedRow, nex
     case 'release':
       c.stmt(`UPDATE runs SET status = 'Pending', available_at = @now, ${release} WHERE id = @id`).run({ id: s.runId, now });
       insertState(c, s.runId, row.attempt, 'Pending', now, { message: 'released by a stopping worker' });
+      return;
+    case 'skip':
+      c.stmt(
+        `UPDATE runs SET status = 'Skipped', output = NULL, error = NULL, finished_at = @now, ${release} WHERE id = @id`,
+      ).run({
+        id: s.runId,
+        now,
+      });
+      insertState(c, s.runId, row.attempt, 'Skipped', now, { message: s.message });
       return;
     case 'cancel':
       return;

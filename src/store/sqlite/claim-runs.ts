@@ -25,7 +25,7 @@ const CLAIM_SQL = `UPDATE runs SET
       AND status IN ('Scheduled', 'Pending', 'AwaitingRetry')
       AND available_at <= @now
       AND (schedule_deadline_at IS NULL OR schedule_deadline_at > @now)
-      AND task_name IN (SELECT value FROM json_each(@tasks))
+      AND queue_key IN (SELECT value FROM json_each(@tasks))
     ORDER BY priority DESC, available_at, id
     LIMIT @limit)
   RETURNING ${RUN_COLUMNS}`;

@@ -15,6 +15,7 @@ import { isTerminal, LEASED_STATES, QUEUED_STATES, RETRYABLE_BY_HAND } from '../
 import type { StateName } from '../../engine/types.js';
 import { InvalidStateError } from '../../errors.js';
 import type { CancelResult, RunRow, StoredWaitingOn, SweepResult } from '../types.js';
+import { advanceWorkflow } from './advance-workflow.js';
 import type { SqliteConnection } from './connection.js';
 import { RUN_COLUMNS, type SqlRunRow, toRunRow } from './rows.js';
 import { closeAttempt, insertState } from './state-writes.js';
@@ -44,11 +45,24 @@ export function requestCancel(c: SqliteConnection, namespace: string, runId: str
       if (!isTerminal(childRun.status)) queue.push({ run: childRun, reason: `parent run ${run.id} was cancelled: ${why}` });
     }
   }
+  // Tasks of a workflow that ended here may let the rest of their workflow move on (or end it).
+  for (const workflowRunId of workflowsTouched(c, changed)) advanceWorkflow(c, workflowRunId);
   return { changed, run: getRun(c, namespace, runId) as RunRow };
 }
 
+function workflowsTouched(c: SqliteConnection, changed: { id: string; status: StateName }[]): Set<string> {
+  const workflows = new Set<string>();
+  const select = c.stmt(`SELECT workflow_run_id FROM runs WHERE id = ? AND kind = 'task' AND workflow_run_id != id`);
+  for (const change of changed) {
+    if (change.status !== 'Cancelled') continue;
+    const row = select.get(change.id) as { workflow_run_id: string } | undefined;
+    if (row) workflows.add(row.workflow_run_id);
+  }
+  return workflows;
+}
+
 function cancelOne(c: SqliteConnection, run: RunRow, reason: string, now: number): StateName | null {
-  if (QUEUED_STATES.includes(run.status) || run.status === 'Waiting') {
+  if (QUEUED_STATES.includes(run.status) || run.status === 'Waiting' || (run.kind === 'workflow' && run.status === 'Running')) {
     c.stmt(`UPDATE runs SET status = 'Cancelled', cancel_reason = ?, cancel_requested_at = ?, error = ?, finished_at = ?,
         waiting_on = NULL, updated_at = ? WHERE id = ?`).run(
       reason,
@@ -143,5 +157,7 @@ export function sweep(c: SqliteConnection): SweepResult {
     insertState(c, run.id, run.attempt, 'TimedOut', now, { message: error.message, error });
     result.timedOut.push({ ...run, status: 'TimedOut', error });
   }
+  const ended = [...result.crashed, ...result.timedOut, ...result.cancelled].filter((r) => r.workflowRunId !== r.id);
+  for (const workflowRunId of new Set(ended.map((r) => r.workflowRunId))) advanceWorkflow(c, workflowRunId);
   return result;
 }

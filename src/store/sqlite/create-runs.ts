@@ -17,12 +17,16 @@ interface KeyRow {
 export function createRuns(c: SqliteConnection, namespace: string, runs: readonly NewRun[]): CreatedRun[] {
   const now = c.now();
   const results: CreatedRun[] = [];
-  const insert = c.stmt(`INSERT INTO runs (id, namespace, workflow_run_id, workflow_name, task_name, parent_run_id,
+  const insert =
+    c.stmt(`INSERT INTO runs (id, namespace, kind, queue_key, dag, workflow_run_id, workflow_name, task_name, parent_run_id,
       parent_workflow_run_id, status, attempt, crash_count, max_crashes, priority, input, tags, metadata,
       custom_context, trigger, idempotency_key, available_at, schedule_deadline_at, created_at, updated_at,
       cancel_grace_ms, waiting_on)
-    VALUES (?, ?, ?, ?, ?, ?, ?, ?, 0, 0, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`);
+    VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, 0, 0, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`);
+  // The tasks of a workflow run whose key matched an earlier run are not created either.
+  const duplicateWorkflows = new Set<string>();
   for (const run of runs) {
+    if (duplicateWorkflows.has(run.workflowRunId)) continue;
     if (run.idempotency) {
       const existing = c
         .stmt('SELECT run_id, input_hash, expires_at FROM idempotency_keys WHERE namespace = ? AND task_name = ? AND key = ?')
@@ -32,6 +36,7 @@ export function createRuns(c: SqliteConnection, namespace: string, runs: readonl
           throw new IdempotencyConflictError(run.idempotency.key, existing.run_id);
         }
         results.push({ id: existing.run_id, outcome: 'deduplicated' });
+        if (run.kind === 'workflow') duplicateWorkflows.add(run.id);
         continue;
       }
       c.stmt(
@@ -42,14 +47,19 @@ export function createRuns(c: SqliteConnection, namespace: string, runs: readonl
     }
     const availableAt = run.runAt ?? now + (run.delayMs ?? 0);
     const isDelayed = availableAt > now;
-    const status = isDelayed ? 'Scheduled' : 'Pending';
-    const waitingOn: StoredWaitingOn | null = isDelayed
-      ? { reason: 'scheduled', message: `scheduled to start at ${new Date(availableAt).toISOString()}`, until: availableAt }
-      : null;
+    const status = run.initialStatus ?? (isDelayed ? 'Scheduled' : 'Pending');
+    const waitingOn: StoredWaitingOn | null =
+      run.waitingOn ??
+      (isDelayed && !run.initialStatus
+        ? { reason: 'scheduled', message: `scheduled to start at ${new Date(availableAt).toISOString()}`, until: availableAt }
+        : null);
     const scheduleDeadline = run.scheduleTimeoutMs === undefined ? null : Math.max(availableAt, now) + run.scheduleTimeoutMs;
     insert.run(
       run.id,
       namespace,
+      run.kind ?? 'task',
+      run.queueKey ?? run.taskName,
+      run.dag ? JSON.stringify(run.dag) : null,
       run.workflowRunId,
       run.workflowName,
       run.taskName,

@@ -9,6 +9,7 @@ import type {
   RunPage,
   RunRow,
   StateRow,
+  StoredDag,
   StreamChunkRow,
   WorkerRow,
 } from '../types.js';
@@ -41,6 +42,23 @@ export function getRuns(c: SqliteConnection, namespace: string, runIds: readonly
       .stmt(`SELECT ${RUN_COLUMNS} FROM runs WHERE namespace = ? AND id IN (SELECT value FROM json_each(?))`)
       .all(namespace, JSON.stringify(runIds)) as SqlRunRow[]
   ).map(toRunRow);
+}
+
+export function listWorkflowTasks(c: SqliteConnection, namespace: string, workflowRunId: string): RunRow[] {
+  return (
+    c
+      .stmt(
+        `SELECT ${RUN_COLUMNS} FROM runs WHERE workflow_run_id = ? AND namespace = ? AND kind = 'task' AND id != workflow_run_id`,
+      )
+      .all(workflowRunId, namespace) as SqlRunRow[]
+  ).map(toRunRow);
+}
+
+export function getDag(c: SqliteConnection, namespace: string, workflowRunId: string): StoredDag | undefined {
+  const row = c.stmt(`SELECT dag FROM runs WHERE id = ? AND namespace = ? AND kind = 'workflow'`).get(workflowRunId, namespace) as
+    | { dag: string | null }
+    | undefined;
+  return row?.dag ? (JSON.parse(row.dag) as StoredDag) : undefined;
 }
 
 export function listRuns(c: SqliteConnection, filter: RunFilter): RunPage {
@@ -146,7 +164,7 @@ export function nextDueAt(c: SqliteConnection, namespace: string, taskNames: rea
   const row = c
     .stmt(`SELECT MIN(available_at) AS due FROM runs INDEXED BY runs_due
       WHERE namespace = ? AND status IN ('Scheduled', 'Pending', 'AwaitingRetry') AND available_at > ?
-      AND task_name IN (SELECT value FROM json_each(?))`)
+      AND queue_key IN (SELECT value FROM json_each(?))`)
     .get(namespace, c.now(), JSON.stringify(taskNames)) as { due: number | null };
   return row.due;
 }

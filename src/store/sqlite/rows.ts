@@ -7,6 +7,8 @@ import type { AttemptOutcome, AttemptRow, LogRow, RunRow, StateRow, StoredWaitin
 export interface SqlRunRow {
   id: string;
   namespace: string;
+  kind: string;
+  queue_key: string;
   workflow_run_id: string;
   workflow_name: string;
   task_name: string;
@@ -44,7 +46,7 @@ export interface SqlRunRow {
 }
 
 /** Every column but the checkpoint, which is loaded on its own. */
-export const RUN_COLUMNS = `id, namespace, workflow_run_id, workflow_name, task_name, parent_run_id,
+export const RUN_COLUMNS = `id, namespace, kind, queue_key, workflow_run_id, workflow_name, task_name, parent_run_id,
   parent_workflow_run_id, status, attempt, crash_count, max_crashes, priority, input, output, error, tags,
   metadata, custom_context, trigger, idempotency_key, available_at, schedule_deadline_at, created_at,
   started_at, finished_at, updated_at, lease_epoch, lease_owner, lease_expires_at, deadline_at,
@@ -58,6 +60,8 @@ export function toRunRow(row: SqlRunRow): RunRow {
   return {
     id: row.id,
     namespace: row.namespace,
+    kind: row.kind as RunRow['kind'],
+    queueKey: row.queue_key,
     workflowRunId: row.workflow_run_id,
     workflowName: row.workflow_name,
     taskName: row.task_name,

@@ -25,6 +25,7 @@ import type {
   Settlement,
   StateRow,
   Store,
+  StoredDag,
   StreamChunkRow,
   SweepResult,
   WorkerRow,
@@ -133,6 +134,14 @@ export class SqliteStore implements Store {
 
   getRuns(namespace: string, runIds: readonly string[]): Promise<RunRow[]> {
     return this.c.read(() => reads.getRuns(this.c, namespace, runIds));
+  }
+
+  listWorkflowTasks(namespace: string, workflowRunId: string): Promise<RunRow[]> {
+    return this.c.read(() => reads.listWorkflowTasks(this.c, namespace, workflowRunId));
+  }
+
+  getDag(namespace: string, workflowRunId: string): Promise<StoredDag | undefined> {
+    return this.c.read(() => reads.getDag(this.c, namespace, workflowRunId));
   }
 
   listRuns(filter: RunFilter): Promise<RunPage> {
