@@ -191,6 +191,8 @@ export class Worker {
     const store = this.#store;
     if (!store || (this.#state !== 'running' && this.#state !== 'stopping')) return;
     const live = [...this.#attempts.values()].filter((a) => !a.isEnded);
+    // A heartbeat that hangs (a blackholed connection) never fails, so check the age of the last good one first.
+    this.#abortIfLeaseStale(live);
     try {
       const renewal = await store.renewLeases({
         namespace: this.#runtime.namespace,
@@ -205,12 +207,15 @@ export class Worker {
       }
     } catch (error) {
       this.#runtime.logger.warn({ err: error, worker: this.name }, 'heartbeat failed');
-      // Without a successful heartbeat for lease − margin, another worker may already own our runs.
-      const margin = this.#settings.leaseMs / 6;
-      if (performance.now() - this.#lastHeartbeatOk > this.#settings.leaseMs - margin) {
-        for (const attempt of live) attempt.loseLease();
-      }
+      this.#abortIfLeaseStale(live);
     }
+  }
+
+  /** Without a successful heartbeat for lease − margin (monotonic time), another worker may own our runs. */
+  #abortIfLeaseStale(live: Attempt[]): void {
+    const margin = this.#settings.leaseMs / 6;
+    if (performance.now() - this.#lastHeartbeatOk <= this.#settings.leaseMs - margin) return;
+    for (const attempt of live) attempt.loseLease();
   }
 
   async #claimLoop(): Promise<void> {
