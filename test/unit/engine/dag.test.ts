@@ -1,6 +1,6 @@
-import { describe, expect, it } from 'vitest';
 import fc from 'fast-check';
-import { checkDag, composeOutputs, dagProgress, type DagSpec, topologicalOrder } from '../../../src/engine/dag.js';
+import { describe, expect, it } from 'vitest';
+import { checkDag, composeOutputs, type DagSpec, dagProgress, topologicalOrder } from '../../../src/engine/dag.js';
 import { deserialize, serialize } from '../../../src/engine/serializer.js';
 import type { StateName } from '../../../src/engine/types.js';
 
@@ -19,7 +19,12 @@ const statuses = (entries: Record<string, StateName>) => new Map(Object.entries(
 describe('DAG definitions', () => {
   it('finds duplicates, unknown parents, self-parents and cycles', () => {
     expect(checkDag('wf', diamond.tasks)).toEqual([]);
-    expect(checkDag('wf', [{ name: 'a', parents: [] }, { name: 'a', parents: [] }])).toEqual(['workflow "wf" has two tasks named "a"']);
+    expect(
+      checkDag('wf', [
+        { name: 'a', parents: [] },
+        { name: 'a', parents: [] },
+      ]),
+    ).toEqual(['workflow "wf" has two tasks named "a"']);
     expect(checkDag('wf', [{ name: 'a', parents: ['x'] }])).toEqual(['task "a" of workflow "wf" has an unknown parent "x"']);
     expect(checkDag('wf', [{ name: 'a', parents: ['a'] }])[0]).toMatch(/its own parent/);
     const cycle = checkDag('wf', [
@@ -33,33 +38,51 @@ describe('DAG definitions', () => {
 
 describe('DAG progress', () => {
   it('makes a task runnable when its own parents are done, whatever the other branches do', () => {
-    const p = dagProgress(diamond, statuses({ a: 'Completed', b: 'Running', c: 'Waiting', d: 'Waiting', 'on-failure': 'Waiting' }));
+    const p = dagProgress(
+      diamond,
+      statuses({ a: 'Completed', b: 'Running', c: 'Waiting', d: 'Waiting', 'on-failure': 'Waiting' }),
+    );
     expect(p.ready).toEqual(['c']);
     expect(p.finished).toBeUndefined();
   });
 
   it('joins when both parents ended, counting a skipped parent as ended', () => {
-    const p = dagProgress(diamond, statuses({ a: 'Completed', b: 'Completed', c: 'Skipped', d: 'Waiting', 'on-failure': 'Waiting' }));
+    const p = dagProgress(
+      diamond,
+      statuses({ a: 'Completed', b: 'Completed', c: 'Skipped', d: 'Waiting', 'on-failure': 'Waiting' }),
+    );
     expect(p.ready).toEqual(['d']);
   });
 
   it('cuts off the descendants of a failure and then starts the on-failure task', () => {
-    const p = dagProgress(diamond, statuses({ a: 'Completed', b: 'Failed', c: 'Completed', d: 'Waiting', 'on-failure': 'Waiting' }));
+    const p = dagProgress(
+      diamond,
+      statuses({ a: 'Completed', b: 'Failed', c: 'Completed', d: 'Waiting', 'on-failure': 'Waiting' }),
+    );
     expect(p.unreachable).toEqual([{ name: 'd', failedParent: 'b' }]);
     expect(p.startOnFailure).toBe('on-failure');
     expect(p.finished).toBeUndefined();
-    const after = dagProgress(diamond, statuses({ a: 'Completed', b: 'Failed', c: 'Completed', d: 'Cancelled', 'on-failure': 'Completed' }));
+    const after = dagProgress(
+      diamond,
+      statuses({ a: 'Completed', b: 'Failed', c: 'Completed', d: 'Cancelled', 'on-failure': 'Completed' }),
+    );
     expect(after.finished).toEqual({ status: 'Failed' });
   });
 
   it('traces a failure through grandchildren in one pass', () => {
-    const p = dagProgress(diamond, statuses({ a: 'TimedOut', b: 'Waiting', c: 'Waiting', d: 'Waiting', 'on-failure': 'Waiting' }));
+    const p = dagProgress(
+      diamond,
+      statuses({ a: 'TimedOut', b: 'Waiting', c: 'Waiting', d: 'Waiting', 'on-failure': 'Waiting' }),
+    );
     expect(p.unreachable.map((u) => u.name).sort()).toEqual(['b', 'c', 'd']);
     expect(p.unreachable.every((u) => u.failedParent === 'a')).toBe(true);
   });
 
   it('finishes Completed when every task succeeded or was skipped', () => {
-    const p = dagProgress(diamond, statuses({ a: 'Completed', b: 'Skipped', c: 'Completed', d: 'Completed', 'on-failure': 'Waiting' }));
+    const p = dagProgress(
+      diamond,
+      statuses({ a: 'Completed', b: 'Skipped', c: 'Completed', d: 'Completed', 'on-failure': 'Waiting' }),
+    );
     expect(p.finished).toEqual({ status: 'Completed' });
   });
 

@@ -1,0 +1,49 @@
+/**
+ * The examples are executed as users run them (a child process on a fresh
+ * SQLite file), so they cannot rot: the quickstart is what `npm start` runs.
+ */
+import { execFile } from 'node:child_process';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { promisify } from 'node:util';
+import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+
+const run = promisify(execFile);
+
+describe('examples', () => {
+  let dir: string;
+  beforeEach(() => {
+    dir = mkdtempSync(join(tmpdir(), 'baton-example-'));
+  });
+  afterEach(() => {
+    rmSync(dir, { recursive: true, force: true });
+  });
+
+  async function runExample(path: string): Promise<string> {
+    const { stdout } = await run(process.execPath, ['--import', 'tsx', '--conditions=baton-source', path], {
+      env: { ...process.env, BATON_DATABASE_URL: join(dir, 'example.db') },
+      timeout: 60_000,
+    });
+    return stdout;
+  }
+
+  it('quickstart (npm start): retries, checkpoints, child runs from tags, refused input', async () => {
+    const out = await runExample('examples/quickstart/main.ts');
+    expect(out).toContain('states: Pending → Running → AwaitingRetry → Retrying → Completed');
+    expect(out).toMatch(/NonRetryableError: cannot deliver to nobody@example\.invalid/);
+    expect(out).toContain('log (attempt 1): retry 1: resuming at page 3 (10 items already synced)');
+    expect(out).toContain('"title":"Weekly report for team growth, 2026-W47"');
+    expect(out).toMatch(/invalid input is refused before a run exists:\n {2}input of task "send-email" is invalid: to: /);
+    expect(out).toContain('lifespan: connections closed');
+  }, 90_000);
+
+  it('workflows: the order DAG with a skip and a failure, and a 100-child fan-out', async () => {
+    const out = await runExample('examples/workflows/main.ts');
+    expect(out).toContain('ship":"shipped 3 items of o-1 (ch_o-1)"');
+    expect(out).toContain('tasks: charge=Skipped on-failure=Skipped reserve=Completed ship=Completed validate=Completed');
+    expect(out).toContain('o-3: failed:');
+    expect(out).toContain('tasks: charge=Failed on-failure=Completed reserve=Completed ship=Cancelled validate=Completed');
+    expect(out).toContain('price-catalog: {"items":100,"total":14850}');
+  }, 90_000);
+});
