@@ -238,3 +238,12 @@ export class WorkerStoppingError extends BatonError {
     super('BATON_WORKER_STOPPING', `worker ${workerName} is stopping; the run goes back to the queue`);
   }
 }
+
+/** On replay, a durable task asked for steps in another order or under other names than it recorded. */
+export class NonDeterminismError extends BatonError {
+  readonly stepKey: string;
+  constructor(message: string, stepKey: string) {
+    super('BATON_NON_DETERMINISM', message);
+    this.stepKey = stepKey;
+  }
+}

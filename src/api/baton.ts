@@ -4,6 +4,7 @@
  * and namespace; several may share a process and a database.
  */
 import type { StandardSchemaV1 } from '@standard-schema/spec';
+import type { DurableContext } from '../context/durable-context.js';
 import { registerContextHost } from '../context/serialized-context.js';
 import type { TaskContext } from '../context/task-context.js';
 import { ValidationError } from '../errors.js';
@@ -87,16 +88,25 @@ export class Baton {
   ): Task<I, TaskOutput<R>>;
   // biome-ignore lint/suspicious/noExplicitAny: the implementation of the typed overloads above
   task(options: TaskOptions<any, any>, fn: (input: any, ctx: any) => unknown): Task {
-    checkTaskOptions(options);
-    if (typeof fn !== 'function') throw new ValidationError(`task "${options.name}": the task function is missing`);
-    if (this.#tasks.has(options.name) || this.#workflows.has(options.name)) {
-      throw new ValidationError(`a task or workflow named "${options.name}" is already defined on this Baton instance`, [
-        { path: 'name', message: 'duplicate' },
-      ]);
-    }
-    const task = new Task(this.#runtime, toTaskDefinition(this.namespace, options, fn as TaskDefinition['fn']));
-    this.#tasks.set(task.name, task);
-    return task;
+    return this.#defineTask(options, fn, false);
+  }
+
+  /**
+   * Defines a durable task: `fn` gets a DurableContext whose `step()` results (and
+   * `now()` / `randomUUID()` values) are recorded, so a re-execution after a crash,
+   * a retry or `handle.retry()` returns the records instead of running them again.
+   */
+  durableTask<S extends StandardSchemaV1, R, L = unknown>(
+    options: TaskOptions<StandardSchemaV1.InferOutput<S>, NoInfer<TaskOutput<R>>> & { input: S },
+    fn: (input: StandardSchemaV1.InferOutput<S>, ctx: DurableContext<StandardSchemaV1.InferOutput<S>, L>) => R,
+  ): Task<StandardSchemaV1.InferInput<S>, TaskOutput<R>>;
+  durableTask<I = void, R = unknown, L = unknown>(
+    options: TaskOptions<I, NoInfer<TaskOutput<R>>> & { input?: undefined },
+    fn: (input: I, ctx: DurableContext<I, L>) => R,
+  ): Task<I, TaskOutput<R>>;
+  // biome-ignore lint/suspicious/noExplicitAny: the implementation of the typed overloads above
+  durableTask(options: TaskOptions<any, any>, fn: (input: any, ctx: any) => unknown): Task {
+    return this.#defineTask(options, fn, true);
   }
 
   /** Defines a DAG workflow; add tasks with `wf.task()`. */
@@ -166,6 +176,21 @@ export class Baton {
       const store = await this.#store.catch(() => undefined);
       await store?.close();
     }
+  }
+
+  // biome-ignore lint/suspicious/noExplicitAny: shared by the typed task() and durableTask() overloads
+  #defineTask(options: TaskOptions<any, any>, fn: (input: any, ctx: any) => unknown, isDurable: boolean): Task {
+    checkTaskOptions(options);
+    if (typeof fn !== 'function') throw new ValidationError(`task "${options.name}": the task function is missing`);
+    if (this.#tasks.has(options.name) || this.#workflows.has(options.name)) {
+      throw new ValidationError(`a task or workflow named "${options.name}" is already defined on this Baton instance`, [
+        { path: 'name', message: 'duplicate' },
+      ]);
+    }
+    const definition = { ...toTaskDefinition(this.namespace, options, fn as TaskDefinition['fn']), isDurable };
+    const task = new Task(this.#runtime, definition);
+    this.#tasks.set(task.name, task);
+    return task;
   }
 
   #assertOpen(): void {

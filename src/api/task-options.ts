@@ -109,6 +109,7 @@ export function toTaskDefinition(
     workflowId: stableId('workflow', namespace, options.name),
     queueKey: options.name,
     workflow: undefined,
+    isDurable: false,
     fn,
     inputSchema: options.input,
     outputSchema: options.output,

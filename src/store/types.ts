@@ -199,6 +199,24 @@ export interface AttemptRow {
   outcome: AttemptOutcome | null;
 }
 
+export type StepKind = 'step' | 'now' | 'uuid';
+
+/** A recorded step of a durable task. */
+export interface StepRow {
+  runId: string;
+  /** `name#n`: the n-th call of that name in the run. */
+  key: string;
+  /** Call order in the run (0-based). */
+  seq: number;
+  kind: StepKind;
+  output: string | null;
+  error: SerializedError | null;
+  attempt: number;
+  createdAt: number;
+}
+
+export type NewStep = Omit<StepRow, 'runId' | 'createdAt'>;
+
 export interface StreamChunkRow {
   runId: string;
   seq: number;
@@ -284,6 +302,13 @@ export interface Store {
   setDeadline(lease: LeaseRef, deadlineAt: number | null): Promise<boolean>;
   appendStream(lease: LeaseRef, data: string): Promise<number | null>;
   readStream(runId: string, afterSeq: number, limit: number): Promise<StreamChunkRow[]>;
+  /** Recorded steps of a run, in call order. */
+  loadSteps(runId: string): Promise<StepRow[]>;
+  /**
+   * Records steps (first writer wins per key), fenced by the lease. `false` when the
+   * lease was lost (nothing written).
+   */
+  recordSteps(lease: LeaseRef, steps: readonly NewStep[]): Promise<boolean>;
 
   requestCancel(namespace: string, runId: string, reason: string): Promise<CancelResult | undefined>;
   retryRun(namespace: string, runId: string): Promise<RunRow>;

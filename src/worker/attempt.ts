@@ -8,11 +8,13 @@ import { join } from 'node:path';
 import type { Clock, TimerHandle } from '../clock/clock.js';
 import { runInAttemptScope } from '../context/ambient.js';
 import type { AttemptFrame } from '../context/ambient-store.js';
+import { DurableContext } from '../context/durable-context.js';
 import { makeSerializable } from '../context/serialized-context.js';
 import {
   type AttemptControl,
   type Cancellation,
   TaskContext,
+  type TaskContextData,
   type UpstreamResults,
   type WorkerInfo,
 } from '../context/task-context.js';
@@ -26,6 +28,7 @@ import type { LogLevel, StateName } from '../engine/types.js';
 import {
   CancelledError,
   LeaseLostError,
+  NonDeterminismError,
   NonRetryableError,
   PayloadTooLargeError,
   SerializationError,
@@ -38,6 +41,7 @@ import {
 import type { Logger } from '../logger.js';
 import type { Notifier } from '../store/notifier.js';
 import type { LeaseRef, RunRow, Settlement, Store } from '../store/types.js';
+import { DurableSteps } from './durable-steps.js';
 import type { TaskDefinition } from './task-definition.js';
 import type { WriteQueue } from './write-queue.js';
 
@@ -84,6 +88,7 @@ export class Attempt implements AttemptControl {
   #graceTimer: TimerHandle | undefined;
   #cancellation: Cancellation | undefined;
   #handlerSettled = false;
+  #durable: DurableSteps | undefined;
   /** Resolves when the attempt has ended and its settlement was written. */
   readonly finished: Promise<void>;
   #finish!: () => void;
@@ -123,7 +128,9 @@ export class Attempt implements AttemptControl {
   async execute(): Promise<void> {
     try {
       const input = await validateWith(this.def.inputSchema, deserialize(this.run.input), `input of task "${this.def.name}"`);
-      this.#context = this.#buildContext(input, await this.#loadUpstream());
+      const upstream = await this.#loadUpstream();
+      this.#durable = this.def.isDurable ? await this.#loadDurable() : undefined;
+      this.#context = this.#buildContext(input, upstream);
       this.#frame.context = this.#context;
       makeSerializable(this.#context, {
         namespace: this.#host.namespace,
@@ -184,32 +191,36 @@ export class Attempt implements AttemptControl {
     return { outputs, errors };
   }
 
+  async #loadDurable(): Promise<DurableSteps> {
+    const recorded = await this.#host.store.loadSteps(this.run.id);
+    return new DurableSteps(this.#host, this.lease, this.run.attempt, recorded);
+  }
+
   #buildContext(input: unknown, upstream: UpstreamResults): TaskContext {
     const run = this.run;
-    return new TaskContext(
-      {
-        taskRunId: run.id,
-        workflowRunId: run.workflowRunId,
-        workflowId: this.def.workflowId,
-        workflowVersionId: this.def.workflow ? this.def.workflow.versionId() : this.def.version,
-        workflowName: run.workflowName,
-        taskName: run.taskName,
-        attempt: run.attempt,
-        tags: run.tags,
-        additionalMetadata: run.metadata,
-        priority: run.priority,
-        input,
-        workflowInput: input,
-        parentWorkflowRunId: run.parentWorkflowRunId ?? undefined,
-        origin: run.trigger,
-        lifespan: this.#host.lifespan,
-        customContext: run.customContext,
-        rawDataPath: join(this.#host.rawDataRoot, run.id),
-        worker: this.#host.workerInfo,
-        upstream,
-      },
-      this,
-    );
+    const data: TaskContextData<unknown, unknown> = {
+      taskRunId: run.id,
+      workflowRunId: run.workflowRunId,
+      workflowId: this.def.workflowId,
+      workflowVersionId: this.def.workflow ? this.def.workflow.versionId() : this.def.version,
+      workflowName: run.workflowName,
+      taskName: run.taskName,
+      attempt: run.attempt,
+      tags: run.tags,
+      additionalMetadata: run.metadata,
+      priority: run.priority,
+      input,
+      workflowInput: input,
+      parentWorkflowRunId: run.parentWorkflowRunId ?? undefined,
+      origin: run.trigger,
+      lifespan: this.#host.lifespan,
+      customContext: run.customContext,
+      rawDataPath: join(this.#host.rawDataRoot, run.id),
+      worker: this.#host.workerInfo,
+      upstream,
+    };
+    if (this.#durable) return new DurableContext(data, this, this.#durable);
+    return new TaskContext(data, this);
   }
 
   #armTimeout(): void {
@@ -385,7 +396,8 @@ export class Attempt implements AttemptControl {
       NonRetryableError.is(error) ||
       error instanceof ValidationError ||
       error instanceof SerializationError ||
-      error instanceof PayloadTooLargeError;
+      error instanceof PayloadTooLargeError ||
+      error instanceof NonDeterminismError;
     let isRetryAllowed = true;
     if (!isNonRetryable && this.def.retryIf && this.run.attempt < this.def.retryPolicy.retries && this.#context) {
       try {
@@ -415,6 +427,9 @@ export class Attempt implements AttemptControl {
   }
 
   async #write(settlement: Settlement): Promise<StateName | null> {
+    await this.#durable?.flush().catch((error: unknown) => {
+      this.#host.logger.warn({ err: error, runId: this.run.id }, 'could not record now()/randomUUID() values before settling');
+    });
     const state = await this.#host.writes.settle(settlement);
     if (state === 'Cancelled') {
       // A cancellation committed before this settlement wins, whatever the attempt reported.

@@ -45,6 +45,8 @@ export interface TaskDefinition {
   readonly queueKey: string;
   /** Set for a task of a DAG workflow. */
   readonly workflow: WorkflowTaskInfo | undefined;
+  /** A durable task: its function gets a DurableContext and its steps are recorded. */
+  readonly isDurable: boolean;
   readonly fn: (input: never, ctx: AnyContext) => unknown;
   readonly inputSchema: Schema | undefined;
   readonly outputSchema: Schema | undefined;

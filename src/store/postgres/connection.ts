@@ -34,6 +34,7 @@ export interface Tables {
   keys: string;
   workers: string;
   registry: string;
+  steps: string;
 }
 
 export function tablesOf(schema: string): Tables {
@@ -47,6 +48,7 @@ export function tablesOf(schema: string): Tables {
     keys: `${s}.idempotency_keys`,
     workers: `${s}.workers`,
     registry: `${s}.task_registry`,
+    steps: `${s}.steps`,
   };
 }
 

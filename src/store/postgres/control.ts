@@ -20,6 +20,7 @@ import { advanceWorkflows } from './advance-workflow.js';
 import type { Tx } from './connection.js';
 import { type PgRunRow, RUN_COLUMNS, toRunRow } from './rows.js';
 import { type AttemptEnd, closeAttempts, insertStates, type NewState } from './state-writes.js';
+import { forgetFailedSteps } from './steps.js';
 
 async function lockRun(tx: Tx, namespace: string, runId: string): Promise<RunRow | undefined> {
   const result = await tx.query<PgRunRow>(`SELECT ${RUN_COLUMNS} FROM ${tx.t.runs} WHERE id = $1 AND namespace = $2 FOR UPDATE`, [
@@ -106,6 +107,7 @@ export async function retryRun(tx: Tx, namespace: string, runId: string): Promis
     throw new InvalidStateError(`run ${runId} is ${run.status}; only ${RETRYABLE_BY_HAND.join(', ')} runs can be retried`);
   }
   const { t, now } = tx;
+  await forgetFailedSteps(tx, runId);
   const updated = await tx.query<PgRunRow>(
     `UPDATE ${t.runs} SET status = 'Pending', attempt = attempt + 1, crash_count = 0, error = NULL, output = NULL,
        finished_at = NULL, cancel_reason = NULL, cancel_requested_at = NULL, available_at = $2, waiting_on = NULL,

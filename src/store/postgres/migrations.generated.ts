@@ -24,5 +24,11 @@ export const migrations: Migration[] = [
     "name": "workflows",
     "checksum": "a52987889c8c0425",
     "sql": "-- DAG workflows. A workflow run is a row of kind 'workflow' holding the DAG it\n-- was started with; its tasks are rows of kind 'task' with the same\n-- workflow_run_id, waiting (status 'Waiting') until their parents end.\n-- Workers claim by queue_key: the task name of a standalone task,\n-- '<workflow>><task>' for a task of a workflow.\nALTER TABLE runs ADD COLUMN kind text NOT NULL DEFAULT 'task';\nALTER TABLE runs ADD COLUMN queue_key text NOT NULL DEFAULT '';\nALTER TABLE runs ADD COLUMN dag json;\nUPDATE runs SET queue_key = task_name;\nCREATE INDEX runs_workflow_tasks ON runs (workflow_run_id, kind);\n"
+  },
+  {
+    "id": 6,
+    "name": "steps",
+    "checksum": "2865638483db2020",
+    "sql": "-- Recorded steps of durable tasks (and their recorded now() / randomUUID()\n-- values). A step's identity is `name#n`, the n-th call of that name in the\n-- run; the first writer wins, fenced by the attempt's lease epoch.\nCREATE TABLE steps (\n  run_id      text COLLATE \"C\" NOT NULL,\n  step_key    text COLLATE \"C\" NOT NULL,\n  seq         integer NOT NULL,\n  kind        text NOT NULL,\n  output      text,\n  error       json,\n  attempt     integer NOT NULL,\n  epoch       bigint NOT NULL,\n  created_at  bigint NOT NULL,\n  PRIMARY KEY (run_id, step_key)\n);\n"
   }
 ];

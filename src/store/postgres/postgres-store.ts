@@ -20,12 +20,14 @@ import type {
   LogRow,
   NewLog,
   NewRun,
+  NewStep,
   RegisteredTask,
   RunFilter,
   RunPage,
   RunRow,
   Settlement,
   StateRow,
+  StepRow,
   Store,
   StoredDag,
   StreamChunkRow,
@@ -49,6 +51,7 @@ import { NotifyListener } from './listener.js';
 import { DEFAULT_SCHEMA, migrateWithClient } from './migrate.js';
 import * as reads from './reads.js';
 import { settle } from './settle.js';
+import { loadSteps, recordSteps } from './steps.js';
 import { markWorkerStopped, registerTasks, upsertWorker } from './workers.js';
 
 export { migratePostgres, migrationSql } from './migrate.js';
@@ -144,6 +147,14 @@ export class PostgresStore implements Store {
 
   saveCheckpoint(lease: LeaseRef, data: string): Promise<boolean> {
     return this.c.tx((tx) => saveCheckpoint(tx, lease, data));
+  }
+
+  loadSteps(runId: string): Promise<StepRow[]> {
+    return loadSteps(this.c, runId);
+  }
+
+  recordSteps(lease: LeaseRef, steps: readonly NewStep[]): Promise<boolean> {
+    return this.c.tx((tx) => recordSteps(tx, lease, steps));
   }
 
   loadCheckpoint(runId: string): Promise<string | null> {

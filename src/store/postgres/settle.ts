@@ -12,6 +12,7 @@ import { advanceWorkflows } from './advance-workflow.js';
 import { insertLogs } from './attempt-writes.js';
 import type { Tx } from './connection.js';
 import { type AttemptEnd, closeAttempts, insertStates, type NewState } from './state-writes.js';
+import { forgetFailedSteps } from './steps.js';
 
 interface LockedRow {
   id: string;
@@ -68,6 +69,7 @@ export async function settle(tx: Tx, logs: readonly NewLog[], settlements: reado
       completed.push({ id: s.runId, output: s.output });
       states.push({ runId: s.runId, attempt, name: 'Completed', at: now });
     } else if (s.kind === 'retry') {
+      others.push(() => forgetFailedSteps(tx, s.runId));
       const until = now + s.delayMs;
       const waitingOn: StoredWaitingOn = {
         reason: 'retry-delay',

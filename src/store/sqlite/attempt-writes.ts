@@ -10,6 +10,7 @@ import type { CancelNotice, LeaseRef, LeaseRenewal, NewLog, Settlement, StoredWa
 import { advanceWorkflow } from './advance-workflow.js';
 import type { SqliteConnection } from './connection.js';
 import { closeAttempt, insertState } from './state-writes.js';
+import { forgetFailedSteps } from './steps.js';
 
 const LEASED = `status IN ('Running', 'Retrying', 'Cancelling')`;
 
@@ -98,6 +99,7 @@ function applySettlement(c: SqliteConnection, s: Settlement, row: LeasedRow, nex
       insertState(c, s.runId, row.attempt, 'Completed', now);
       return;
     case 'retry': {
+      forgetFailedSteps(c, s.runId);
       const until = now + s.delayMs;
       const waitingOn: StoredWaitingOn = {
         reason: 'retry-delay',

@@ -19,6 +19,7 @@ import { advanceWorkflow } from './advance-workflow.js';
 import type { SqliteConnection } from './connection.js';
 import { RUN_COLUMNS, type SqlRunRow, toRunRow } from './rows.js';
 import { closeAttempt, insertState } from './state-writes.js';
+import { forgetFailedSteps } from './steps.js';
 
 function getRun(c: SqliteConnection, namespace: string, runId: string): RunRow | undefined {
   const row = c.stmt(`SELECT ${RUN_COLUMNS} FROM runs WHERE id = ? AND namespace = ?`).get(runId, namespace) as
@@ -96,6 +97,7 @@ export function retryRun(c: SqliteConnection, namespace: string, runId: string):
     throw new InvalidStateError(`run ${runId} is ${run.status}; only ${RETRYABLE_BY_HAND.join(', ')} runs can be retried`);
   }
   const now = c.now();
+  forgetFailedSteps(c, runId);
   c.stmt(`UPDATE runs SET status = 'Pending', attempt = attempt + 1, crash_count = 0, error = NULL, output = NULL,
       finished_at = NULL, cancel_reason = NULL, cancel_requested_at = NULL, available_at = ?, waiting_on = NULL,
       lease_owner = NULL, lease_expires_at = NULL, updated_at = ? WHERE id = ?`).run(now, now, runId);

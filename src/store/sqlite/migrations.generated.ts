@@ -24,5 +24,11 @@ export const migrations: Migration[] = [
     "name": "workflows",
     "checksum": "47da7af237ad1bfd",
     "sql": "-- DAG workflows. A workflow run is a row of kind 'workflow' holding the DAG it\n-- was started with; its tasks are rows of kind 'task' with the same\n-- workflow_run_id, waiting (status 'Waiting') until their parents end.\n-- Workers claim by queue_key: the task name of a standalone task,\n-- '<workflow>><task>' for a task of a workflow.\nALTER TABLE runs ADD COLUMN kind TEXT NOT NULL DEFAULT 'task';\nALTER TABLE runs ADD COLUMN queue_key TEXT NOT NULL DEFAULT '';\nALTER TABLE runs ADD COLUMN dag TEXT;\nUPDATE runs SET queue_key = task_name;\nCREATE INDEX runs_workflow_tasks ON runs (workflow_run_id, kind);\n"
+  },
+  {
+    "id": 6,
+    "name": "steps",
+    "checksum": "4f0fd3061dcec28f",
+    "sql": "-- Recorded steps of durable tasks (and their recorded now() / randomUUID()\n-- values). A step's identity is `name#n`, the n-th call of that name in the\n-- run; the first writer wins, fenced by the attempt's lease epoch.\nCREATE TABLE steps (\n  run_id      TEXT NOT NULL,\n  step_key    TEXT NOT NULL,\n  seq         INTEGER NOT NULL,\n  kind        TEXT NOT NULL,\n  output      TEXT,\n  error       TEXT,\n  attempt     INTEGER NOT NULL,\n  epoch       INTEGER NOT NULL,\n  created_at  INTEGER NOT NULL,\n  PRIMARY KEY (run_id, step_key)\n) STRICT, WITHOUT ROWID;\n"
   }
 ];

@@ -18,12 +18,14 @@ import type {
   LogRow,
   NewLog,
   NewRun,
+  NewStep,
   RegisteredTask,
   RunFilter,
   RunPage,
   RunRow,
   Settlement,
   StateRow,
+  StepRow,
   Store,
   StoredDag,
   StreamChunkRow,
@@ -37,6 +39,7 @@ import { requestCancel, retryRun, sweep } from './control.js';
 import { createRuns } from './create-runs.js';
 import { migrateSqlite } from './migrate.js';
 import * as reads from './reads.js';
+import { loadSteps, recordSteps } from './steps.js';
 
 export class SqliteStore implements Store {
   readonly kind = 'sqlite' as const;
@@ -116,6 +119,14 @@ export class SqliteStore implements Store {
 
   readStream(runId: string, afterSeq: number, limit: number): Promise<StreamChunkRow[]> {
     return this.c.read(() => reads.readStream(this.c, runId, afterSeq, limit));
+  }
+
+  loadSteps(runId: string): Promise<StepRow[]> {
+    return this.c.read(() => loadSteps(this.c, runId));
+  }
+
+  recordSteps(lease: LeaseRef, steps: readonly NewStep[]): Promise<boolean> {
+    return this.c.write(() => recordSteps(this.c, lease, steps));
   }
 
   requestCancel(namespace: string, runId: string, reason: string): Promise<CancelResult | undefined> {

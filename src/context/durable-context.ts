@@ -1,0 +1,198 @@
+/**
+ * The context of a durable task: a TaskContext plus recorded steps and recorded
+ * `now()` / `randomUUID()`. When a run is executed again (after a crash, a retry
+ * or a resume) the code runs from the top and every recorded step returns its
+ * record instead of running; a step's identity is `name#n`, the n-th call of that
+ * name, so loops and Promise.all branches keep their identities. Asking for
+ * steps in another order than the record raises NonDeterminismError.
+ */
+import { AsyncLocalStorage } from 'node:async_hooks';
+import { randomUUID } from 'node:crypto';
+import { type Duration, parseDuration } from '../engine/duration.js';
+import { deserialize, serializeWithLimit } from '../engine/serializer.js';
+import { deserializeError, NonDeterminismError, type SerializedError, serializeError, toError } from '../errors.js';
+import type { AttemptControl, TaskContextData } from './task-context.js';
+import { TaskContext } from './task-context.js';
+
+export interface StepRecord {
+  key: string;
+  seq: number;
+  kind: 'step' | 'now' | 'uuid';
+  output: string | null;
+  error: SerializedError | null;
+}
+
+/** What the worker provides to record steps. */
+export interface DurableControl {
+  /** Steps recorded by earlier executions of this run, in call order. */
+  readonly recorded: readonly StepRecord[];
+  /** Records a step now (after flushing values recorded with `recordLater`). */
+  record(step: StepRecord): Promise<void>;
+  /** Records a value with the next write (now(), randomUUID()). */
+  recordLater(step: StepRecord): void;
+  now(): number;
+  sleep(ms: number, signal: AbortSignal): Promise<void>;
+  readonly outputLimit: number;
+}
+
+export interface StepOptions {
+  /** Retries of this step inside the attempt (default 0). Its error is recorded only when none are left. */
+  retries?: number;
+  /** Delay between step retries (default 0). */
+  retryDelay?: Duration;
+  /** Time limit of one try of the step. */
+  timeout?: Duration;
+}
+
+const stepScope = new AsyncLocalStorage<{ key: string; name: string; n: number }>();
+
+export class DurableContext<Input = unknown, Lifespan = unknown> extends TaskContext<Input, Lifespan> {
+  readonly #durable: DurableControl;
+  readonly #bySeq: Map<number, StepRecord>;
+  readonly #byKey: Map<string, StepRecord>;
+  readonly #lastRecordedSeq: number;
+  readonly #counters = new Map<string, number>();
+  #seq = 0;
+
+  constructor(data: TaskContextData<Input, Lifespan>, control: AttemptControl, durable: DurableControl) {
+    super(data, control);
+    this.#durable = durable;
+    this.#bySeq = new Map(durable.recorded.map((r) => [r.seq, r]));
+    this.#byKey = new Map(durable.recorded.map((r) => [r.key, r]));
+    this.#lastRecordedSeq = Math.max(-1, ...durable.recorded.map((r) => r.seq));
+  }
+
+  /**
+   * `taskRunId:stepName` of the step being run (`taskRunId:name#n` from its second call on):
+   * the same on every re-run of that step, for calls to outside systems.
+   */
+  get idempotencyKey(): string {
+    const step = stepScope.getStore();
+    if (!step) throw new Error('ctx.idempotencyKey is only defined inside ctx.step()');
+    return step.n === 1 ? `${this.taskRunId}:${step.name}` : `${this.taskRunId}:${step.key}`;
+  }
+
+  /** Whether the code is still replaying recorded steps (logs outside steps are suppressed then). */
+  get isReplaying(): boolean {
+    return this.#seq <= this.#lastRecordedSeq;
+  }
+
+  override log(line: unknown, fields?: Record<string, unknown>, options?: Parameters<TaskContext['log']>[2]): Promise<void> {
+    // What was logged the first time is not logged again while replaying.
+    if (this.isReplaying && !stepScope.getStore()) return Promise.resolve();
+    return super.log(line, fields, options);
+  }
+
+  /** Runs `fn` once and records its result (or its final error); a re-execution returns the record. */
+  async step<T>(name: string, fn: () => T | Promise<T>, options: StepOptions = {}): Promise<Awaited<T>> {
+    if (typeof name !== 'string' || name.length === 0 || name.includes('#') || name.startsWith('$')) {
+      throw new TypeError(
+        `step name must be a non-empty string without '#' that does not start with '$', got ${JSON.stringify(name)}`,
+      );
+    }
+    const { key, seq, n } = this.#next(name);
+    const recorded = this.#check(key, seq, 'step');
+    if (recorded) {
+      if (recorded.error) throw deserializeError(recorded.error);
+      return deserialize(recorded.output) as Awaited<T>;
+    }
+    const retries = options.retries ?? 0;
+    const delay = options.retryDelay === undefined ? 0 : parseDuration(options.retryDelay, 'retryDelay');
+    const timeout = options.timeout === undefined ? undefined : parseDuration(options.timeout, 'timeout');
+    for (let attempt = 0; ; attempt++) {
+      let output: string | null;
+      let value: unknown;
+      try {
+        value = await stepScope.run({ key, name, n }, () => this.#withTimeout(fn, timeout, name));
+        output = serializeWithLimit(value, `output of step "${name}"`, this.#durable.outputLimit) ?? null;
+      } catch (thrown) {
+        const error = toError(thrown);
+        if (this.signal.aborted) throw error;
+        const isFinal = error.name === 'SerializationError' || error.name === 'PayloadTooLargeError';
+        if (attempt < retries && !isFinal) {
+          await this.#durable.sleep(delay, this.signal);
+          continue;
+        }
+        // Only a step's final error is recorded; retryable failures are not memoised.
+        await this.#durable.record({ key, seq, kind: 'step', output: null, error: serializeError(error) });
+        throw error;
+      }
+      await this.#durable.record({ key, seq, kind: 'step', output, error: null });
+      return value as Awaited<T>;
+    }
+  }
+
+  /** The time, recorded: a re-execution sees the same value. */
+  now(): Date {
+    const { key, seq } = this.#next('$now');
+    const recorded = this.#check(key, seq, 'now');
+    if (recorded) return deserialize(recorded.output) as Date;
+    const value = new Date(this.#durable.now());
+    this.#durable.recordLater({ key, seq, kind: 'now', output: serializeWithLimit(value, 'now()', 0) ?? null, error: null });
+    return value;
+  }
+
+  /** A random UUID, recorded: a re-execution sees the same value. */
+  randomUUID(): string {
+    const { key, seq } = this.#next('$uuid');
+    const recorded = this.#check(key, seq, 'uuid');
+    if (recorded) return deserialize(recorded.output) as string;
+    const value = randomUUID();
+    this.#durable.recordLater({ key, seq, kind: 'uuid', output: JSON.stringify(value), error: null });
+    return value;
+  }
+
+  #next(name: string): { key: string; seq: number; n: number } {
+    const n = (this.#counters.get(name) ?? 0) + 1;
+    this.#counters.set(name, n);
+    return { key: `${name}#${n}`, seq: this.#seq++, n };
+  }
+
+  /** The record for this call, if any, after checking the code asks for what was recorded at this point. */
+  #check(key: string, seq: number, kind: StepRecord['kind']): StepRecord | undefined {
+    const atSeq = this.#bySeq.get(seq);
+    if (atSeq && atSeq.key !== key) {
+      throw new NonDeterminismError(
+        `run ${this.taskRunId} is not deterministic: call ${seq + 1} asks for ${describe(key)} but the record has ${describe(atSeq.key)} there; ` +
+          'durable code must ask for the same steps in the same order on every execution (use ctx.patched() for changed code)',
+        key,
+      );
+    }
+    const recorded = this.#byKey.get(key);
+    if (recorded && recorded.seq !== seq) {
+      throw new NonDeterminismError(
+        `run ${this.taskRunId} is not deterministic: ${describe(key)} was recorded as call ${recorded.seq + 1}, now it is call ${seq + 1}`,
+        key,
+      );
+    }
+    if (recorded && recorded.kind !== kind) {
+      throw new NonDeterminismError(
+        `run ${this.taskRunId}: ${describe(key)} was recorded as a ${recorded.kind}, now asked for as a ${kind}`,
+        key,
+      );
+    }
+    return recorded;
+  }
+
+  async #withTimeout<T>(fn: () => T | Promise<T>, timeoutMs: number | undefined, name: string): Promise<T> {
+    if (timeoutMs === undefined) return fn();
+    const controller = new AbortController();
+    const timer = this.#durable.sleep(timeoutMs, controller.signal).then(
+      () => {
+        throw new Error(`step "${name}" ran past its timeout of ${timeoutMs} ms`);
+      },
+      () => undefined as never,
+    );
+    try {
+      return await Promise.race([Promise.resolve().then(fn), timer]);
+    } finally {
+      controller.abort();
+    }
+  }
+}
+
+function describe(key: string): string {
+  if (key.startsWith('$now#')) return 'ctx.now()';
+  if (key.startsWith('$uuid#')) return 'ctx.randomUUID()';
+  return `step "${key}"`;
+}

@@ -1,0 +1,59 @@
+/**
+ * The worker side of a durable task's steps: the records loaded when the
+ * attempt starts, and writes of new ones fenced by the attempt's lease epoch.
+ * Recorded now()/randomUUID() values are written with the next step or before
+ * the attempt settles.
+ */
+import { sleepOn } from '../clock/clock.js';
+import type { DurableControl, StepRecord } from '../context/durable-context.js';
+import { LeaseLostError } from '../errors.js';
+import type { LeaseRef, StepRow } from '../store/types.js';
+import type { AttemptHost } from './attempt.js';
+
+export class DurableSteps implements DurableControl {
+  readonly recorded: readonly StepRecord[];
+  readonly outputLimit: number;
+  readonly #host: AttemptHost;
+  readonly #lease: LeaseRef;
+  readonly #attempt: number;
+  #pending: StepRecord[] = [];
+
+  constructor(host: AttemptHost, lease: LeaseRef, attempt: number, rows: readonly StepRow[]) {
+    this.#host = host;
+    this.#lease = lease;
+    this.#attempt = attempt;
+    this.outputLimit = host.limits.output;
+    this.recorded = rows.map((row) => ({ key: row.key, seq: row.seq, kind: row.kind, output: row.output, error: row.error }));
+  }
+
+  async record(step: StepRecord): Promise<void> {
+    const steps = [...this.#pending.splice(0), step];
+    const ok = await this.#host.store.recordSteps(
+      this.#lease,
+      steps.map((s) => ({ ...s, attempt: this.#attempt })),
+    );
+    if (!ok) throw new LeaseLostError(this.#lease.runId);
+  }
+
+  recordLater(step: StepRecord): void {
+    this.#pending.push(step);
+  }
+
+  /** Writes values recorded with `recordLater` (before the attempt settles). */
+  async flush(): Promise<void> {
+    if (this.#pending.length === 0) return;
+    const steps = this.#pending.splice(0);
+    await this.#host.store.recordSteps(
+      this.#lease,
+      steps.map((s) => ({ ...s, attempt: this.#attempt })),
+    );
+  }
+
+  now(): number {
+    return this.#host.clock.now();
+  }
+
+  sleep(ms: number, signal: AbortSignal): Promise<void> {
+    return sleepOn(this.#host.clock, ms, signal);
+  }
+}
