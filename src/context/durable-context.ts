@@ -17,7 +17,7 @@ import { TaskContext } from './task-context.js';
 export interface StepRecord {
   key: string;
   seq: number;
-  kind: 'step' | 'now' | 'uuid';
+  kind: 'step' | 'now' | 'uuid' | 'sleep';
   output: string | null;
   error: SerializedError | null;
 }
@@ -32,6 +32,11 @@ export interface DurableControl {
   recordLater(step: StepRecord): void;
   now(): number;
   sleep(ms: number, signal: AbortSignal): Promise<void>;
+  /**
+   * Ends this attempt without ending the run: it turns Waiting, holds no slot and no
+   * memory, and is executed again (replayed) from `wakeAt` on. Never resolves.
+   */
+  suspend(wakeAt: number, message: string): Promise<never>;
   readonly outputLimit: number;
 }
 
@@ -90,6 +95,12 @@ export class DurableContext<Input = unknown, Lifespan = unknown> extends TaskCon
         `step name must be a non-empty string without '#' that does not start with '$', got ${JSON.stringify(name)}`,
       );
     }
+    const outer = stepScope.getStore();
+    if (outer) {
+      throw new TypeError(
+        `ctx.step("${name}") was called inside step "${outer.key}": steps cannot be nested; call it after the step`,
+      );
+    }
     const { key, seq, n } = this.#next(name);
     const recorded = this.#check(key, seq, 'step');
     if (recorded) {
@@ -122,8 +133,32 @@ export class DurableContext<Input = unknown, Lifespan = unknown> extends TaskCon
     }
   }
 
-  /** The time, recorded: a re-execution sees the same value. */
+  /**
+   * Durable sleep: the run is dropped from this worker (no slot, no memory) and resumed
+   * on any worker once `duration` has passed on the clock; survives restarts.
+   */
+  async sleepFor(duration: Duration): Promise<void> {
+    const ms = parseDuration(duration, 'sleepFor duration');
+    if (stepScope.getStore()) throw new TypeError('ctx.sleepFor() cannot be called inside a step');
+    const { key, seq } = this.#next('$sleep');
+    const recorded = this.#check(key, seq, 'sleep');
+    let wakeAt: number;
+    if (recorded) {
+      wakeAt = deserialize(recorded.output) as number;
+    } else {
+      wakeAt = this.#durable.now() + ms;
+      await this.#durable.record({ key, seq, kind: 'sleep', output: JSON.stringify(wakeAt), error: null });
+    }
+    if (this.#durable.now() >= wakeAt) return;
+    await this.#durable.suspend(wakeAt, `sleeping until ${new Date(wakeAt).toISOString()}`);
+  }
+
+  /**
+   * The time, recorded: a re-execution sees the same value. Inside a step it is not
+   * recorded on its own (the step's result is what is recorded).
+   */
   now(): Date {
+    if (stepScope.getStore()) return new Date(this.#durable.now());
     const { key, seq } = this.#next('$now');
     const recorded = this.#check(key, seq, 'now');
     if (recorded) return deserialize(recorded.output) as Date;
@@ -134,6 +169,7 @@ export class DurableContext<Input = unknown, Lifespan = unknown> extends TaskCon
 
   /** A random UUID, recorded: a re-execution sees the same value. */
   randomUUID(): string {
+    if (stepScope.getStore()) return randomUUID();
     const { key, seq } = this.#next('$uuid');
     const recorded = this.#check(key, seq, 'uuid');
     if (recorded) return deserialize(recorded.output) as string;
@@ -193,6 +229,7 @@ export class DurableContext<Input = unknown, Lifespan = unknown> extends TaskCon
 
 function describe(key: string): string {
   if (key.startsWith('$now#')) return 'ctx.now()';
+  if (key.startsWith('$sleep#')) return 'ctx.sleepFor()';
   if (key.startsWith('$uuid#')) return 'ctx.randomUUID()';
   return `step "${key}"`;
 }

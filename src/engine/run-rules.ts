@@ -7,7 +7,7 @@ import type { SerializedError } from '../errors.js';
 import { STATE_TYPE } from './states.js';
 import type { StateName } from './types.js';
 
-export type SettlementKind = 'complete' | 'retry' | 'fail' | 'cancel' | 'release' | 'skip';
+export type SettlementKind = 'complete' | 'retry' | 'fail' | 'cancel' | 'release' | 'skip' | 'suspend';
 
 /**
  * The state a settlement moves a leased run to, or null when the run is not
@@ -30,6 +30,8 @@ export function settledState(current: StateName, kind: SettlementKind, failedSta
       return 'Pending';
     case 'skip':
       return 'Skipped';
+    case 'suspend':
+      return 'Waiting';
   }
 }
 
@@ -37,6 +39,7 @@ export function attemptOutcomeOf(kind: SettlementKind, next: StateName, isTimeou
   if (next === 'Cancelled') return 'cancelled' as const;
   if (kind === 'complete' || kind === 'skip') return 'completed' as const;
   if (kind === 'release') return 'released' as const;
+  if (kind === 'suspend') return 'suspended' as const;
   return isTimeout || next === 'TimedOut' ? ('timed_out' as const) : ('failed' as const);
 }
 

@@ -17,7 +17,7 @@ import type { SerializedError } from '../errors.js';
 export type StoredWaitingOn = WaitingOn extends infer W
   ? W extends WaitingOn
     ? Omit<W, 'until' | 'deadline'> &
-        ('until' extends keyof W ? { until: number } : unknown) &
+        ('until' extends keyof W ? { until?: number } : unknown) &
         ('deadline' extends keyof W ? { deadline?: number } : unknown)
     : never
   : never;
@@ -152,6 +152,8 @@ export type Settlement =
   | { kind: 'retry'; runId: string; epoch: number; error: SerializedError; delayMs: number; isTimeout: boolean }
   | { kind: 'fail'; runId: string; epoch: number; error: SerializedError; stateName: 'Failed' | 'TimedOut' }
   | { kind: 'cancel'; runId: string; epoch: number; reason: string; message?: string }
+  /** A durable task sleeps or waits: the run turns Waiting, holds no slot, and is claimed again at `wakeAt`. */
+  | { kind: 'suspend'; runId: string; epoch: number; wakeAt: number; waitingOn: StoredWaitingOn }
   /** `skipIf` said so: the run ends Skipped (type COMPLETED). */
   | { kind: 'skip'; runId: string; epoch: number; message: string }
   /** Give the run back without counting a crash (graceful stop). */
@@ -187,7 +189,7 @@ export interface StateRow {
   waitingOn: StoredWaitingOn | null;
 }
 
-export type AttemptOutcome = 'completed' | 'failed' | 'timed_out' | 'cancelled' | 'lease_expired' | 'released';
+export type AttemptOutcome = 'completed' | 'failed' | 'timed_out' | 'cancelled' | 'lease_expired' | 'released' | 'suspended';
 
 export interface AttemptRow {
   runId: string;
@@ -199,7 +201,7 @@ export interface AttemptRow {
   outcome: AttemptOutcome | null;
 }
 
-export type StepKind = 'step' | 'now' | 'uuid';
+export type StepKind = 'step' | 'now' | 'uuid' | 'sleep';
 
 /** A recorded step of a durable task. */
 export interface StepRow {

@@ -71,7 +71,8 @@ type Ending =
   | { kind: 'abandon-cancelled' }
   | { kind: 'lease-lost' }
   | { kind: 'release' }
-  | { kind: 'skipped' };
+  | { kind: 'skipped' }
+  | { kind: 'suspend'; wakeAt: number; message: string };
 
 export class Attempt implements AttemptControl {
   readonly run: RunRow;
@@ -193,7 +194,9 @@ export class Attempt implements AttemptControl {
 
   async #loadDurable(): Promise<DurableSteps> {
     const recorded = await this.#host.store.loadSteps(this.run.id);
-    return new DurableSteps(this.#host, this.lease, this.run.attempt, recorded);
+    return new DurableSteps(this.#host, this.lease, this.run.attempt, recorded, (wakeAt, message) => {
+      void this.#end({ kind: 'suspend', wakeAt, message });
+    });
   }
 
   #buildContext(input: unknown, upstream: UpstreamResults): TaskContext {
@@ -353,6 +356,15 @@ export class Attempt implements AttemptControl {
     const base = { runId: this.run.id, epoch: this.lease.epoch };
     if (ending.kind === 'release') {
       await this.#write({ kind: 'release', ...base });
+      return;
+    }
+    if (ending.kind === 'suspend' && !this.#cancellation) {
+      await this.#write({
+        kind: 'suspend',
+        ...base,
+        wakeAt: ending.wakeAt,
+        waitingOn: { reason: 'durable-wait', message: ending.message, until: ending.wakeAt },
+      });
       return;
     }
     if (ending.kind === 'skipped' && !this.#cancellation) {

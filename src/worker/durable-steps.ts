@@ -18,7 +18,16 @@ export class DurableSteps implements DurableControl {
   readonly #attempt: number;
   #pending: StepRecord[] = [];
 
-  constructor(host: AttemptHost, lease: LeaseRef, attempt: number, rows: readonly StepRow[]) {
+  readonly #onSuspend: (wakeAt: number, message: string) => void;
+
+  constructor(
+    host: AttemptHost,
+    lease: LeaseRef,
+    attempt: number,
+    rows: readonly StepRow[],
+    onSuspend: (wakeAt: number, message: string) => void,
+  ) {
+    this.#onSuspend = onSuspend;
     this.#host = host;
     this.#lease = lease;
     this.#attempt = attempt;
@@ -55,5 +64,12 @@ export class DurableSteps implements DurableControl {
 
   sleep(ms: number, signal: AbortSignal): Promise<void> {
     return sleepOn(this.#host.clock, ms, signal);
+  }
+
+  suspend(wakeAt: number, message: string): Promise<never> {
+    this.#onSuspend(wakeAt, message);
+    // The handler stays parked here until it is dropped with the attempt; a later
+    // execution replays it from the top.
+    return new Promise<never>(() => {});
   }
 }

@@ -185,6 +185,23 @@ describeEachStore('durable tasks', (backend: BackendName) => {
     expect(tries).toBe(1);
   });
 
+  it('refuses nested steps, bad step names and sleeping inside a step with clear errors', async () => {
+    const task = baton.durableTask({ name: 'bad-steps' }, async (kind: string, ctx) => {
+      if (kind === 'nested') await ctx.step('outer', async () => ctx.step('inner', async () => 1));
+      if (kind === 'hash') await ctx.step('a#b', async () => 1);
+      if (kind === 'dollar') await ctx.step('$now', async () => 1);
+      if (kind === 'sleep-in-step') await ctx.step('outer', async () => ctx.sleepFor('1s'));
+      return 'unreachable';
+    });
+    await start(task);
+    const failure = async (kind: string) =>
+      ((await (await task.enqueue(kind)).result({ timeout: '20s' }).catch((e: unknown) => e)) as RunFailedError).failure?.message;
+    expect(await failure('nested')).toMatch(/ctx\.step\("inner"\) was called inside step "outer#1": steps cannot be nested/);
+    expect(await failure('hash')).toMatch(/step name must be a non-empty string without '#'/);
+    expect(await failure('dollar')).toMatch(/does not start with '\$'/);
+    expect(await failure('sleep-in-step')).toMatch(/cannot be called inside a step/);
+  });
+
   it('resumes on another worker after a SIGKILL mid-step: finished steps never re-run, the step in flight at most twice with one key', async () => {
     const dir = mkdtempSync(join(tmpdir(), 'baton-durable-'));
     const effects = join(dir, 'effects.txt');

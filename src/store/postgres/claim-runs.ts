@@ -12,6 +12,21 @@ import { type PgRunRow, RUN_COLUMNS, runColumns, toRunRow } from './rows.js';
 export async function claimRuns(tx: Tx, request: ClaimRequest): Promise<RunRow[]> {
   if (request.limit <= 0 || request.taskNames.length === 0) return [];
   const { t, now } = tx;
+  // Durable sleepers and waiters whose time has come go back to the queue first.
+  await tx.query(
+    `WITH due AS (
+       SELECT id FROM ${t.runs}
+       WHERE namespace = $1 AND status = 'Waiting' AND wake_at IS NOT NULL AND wake_at <= $2 AND queue_key = ANY($3::text[])
+       FOR UPDATE SKIP LOCKED
+     ), woke AS (
+       UPDATE ${t.runs} r SET status = 'Pending', available_at = r.wake_at, wake_at = NULL, waiting_on = NULL, updated_at = $2
+       FROM due WHERE r.id = due.id
+       RETURNING r.id, r.attempt
+     )
+     INSERT INTO ${t.states} (run_id, attempt, type, name, at, message)
+     SELECT id, attempt, 'PENDING', 'Pending', $2, 'woke up' FROM woke`,
+    [request.namespace, now, request.taskNames],
+  );
   const result = await tx.query<PgRunRow>(
     `WITH picked AS (
        SELECT id FROM ${t.runs}

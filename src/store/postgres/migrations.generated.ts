@@ -30,5 +30,11 @@ export const migrations: Migration[] = [
     "name": "steps",
     "checksum": "2865638483db2020",
     "sql": "-- Recorded steps of durable tasks (and their recorded now() / randomUUID()\n-- values). A step's identity is `name#n`, the n-th call of that name in the\n-- run; the first writer wins, fenced by the attempt's lease epoch.\nCREATE TABLE steps (\n  run_id      text COLLATE \"C\" NOT NULL,\n  step_key    text COLLATE \"C\" NOT NULL,\n  seq         integer NOT NULL,\n  kind        text NOT NULL,\n  output      text,\n  error       json,\n  attempt     integer NOT NULL,\n  epoch       bigint NOT NULL,\n  created_at  bigint NOT NULL,\n  PRIMARY KEY (run_id, step_key)\n);\n"
+  },
+  {
+    "id": 7,
+    "name": "durable_waits",
+    "checksum": "4fdc2ff0354d363d",
+    "sql": "-- Durable sleeps and waits: a suspended run is 'Waiting' with the time it wakes\n-- (wake_at); claims first move due sleepers back to 'Pending'.\nALTER TABLE runs ADD COLUMN wake_at bigint;\nCREATE INDEX runs_sleeping ON runs (namespace, wake_at) WHERE status = 'Waiting' AND wake_at IS NOT NULL;\n"
   }
 ];

@@ -163,6 +163,11 @@ export async function nextDueAt(c: PgConnection, namespace: string, taskNames: r
        AND queue_key = ANY($3::text[])`,
     [namespace, now, taskNames],
   );
-  const due = result.rows[0]?.due;
-  return due === null || due === undefined ? null : Number(due);
+  const sleeping = await c.query<{ due: number | null }>(
+    `SELECT MIN(wake_at) AS due FROM ${c.t.runs}
+     WHERE namespace = $1 AND status = 'Waiting' AND wake_at IS NOT NULL AND queue_key = ANY($2::text[])`,
+    [namespace, taskNames],
+  );
+  const dues = [result.rows[0]?.due, sleeping.rows[0]?.due].filter((d): d is number => d !== null && d !== undefined).map(Number);
+  return dues.length === 0 ? null : Math.min(...dues);
 }

@@ -108,6 +108,16 @@ export async function settle(tx: Tx, logs: readonly NewLog[], settlements: reado
         tx.query(`UPDATE ${t.runs} SET status = 'Pending', available_at = $2, ${RELEASE} WHERE id = $1`, [s.runId, now]),
       );
       states.push({ runId: s.runId, attempt, name: 'Pending', at: now, message: 'released by a stopping worker' });
+    } else if (s.kind === 'suspend') {
+      others.push(() =>
+        tx.query(`UPDATE ${t.runs} SET status = 'Waiting', wake_at = $3, waiting_on = $4, ${RELEASE} WHERE id = $1`, [
+          s.runId,
+          now,
+          s.wakeAt,
+          JSON.stringify(s.waitingOn),
+        ]),
+      );
+      states.push({ runId: s.runId, attempt, name: 'Waiting', at: now, message: s.waitingOn.message, waitingOn: s.waitingOn });
     } else if (s.kind === 'skip') {
       others.push(() =>
         tx.query(

@@ -134,6 +134,15 @@ function applySettlement(c: SqliteConnection, s: Settlement, row: LeasedRow, nex
       c.stmt(`UPDATE runs SET status = 'Pending', available_at = @now, ${release} WHERE id = @id`).run({ id: s.runId, now });
       insertState(c, s.runId, row.attempt, 'Pending', now, { message: 'released by a stopping worker' });
       return;
+    case 'suspend':
+      c.stmt(`UPDATE runs SET status = 'Waiting', wake_at = @wake, waiting_on = @waiting, ${release} WHERE id = @id`).run({
+        id: s.runId,
+        now,
+        wake: s.wakeAt,
+        waiting: JSON.stringify(s.waitingOn),
+      });
+      insertState(c, s.runId, row.attempt, 'Waiting', now, { message: s.waitingOn.message, waitingOn: s.waitingOn });
+      return;
     case 'skip':
       c.stmt(
         `UPDATE runs SET status = 'Skipped', output = NULL, error = NULL, finished_at = @now, ${release} WHERE id = @id`,

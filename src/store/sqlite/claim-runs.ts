@@ -30,9 +30,22 @@ const CLAIM_SQL = `UPDATE runs SET
     LIMIT @limit)
   RETURNING ${RUN_COLUMNS}`;
 
+/** Durable sleepers and waiters whose time has come go back to the queue first. */
+function wakeSleepers(c: SqliteConnection, namespace: string, tasks: string, now: number): void {
+  const due = c
+    .stmt(`UPDATE runs SET status = 'Pending', available_at = wake_at, wake_at = NULL, waiting_on = NULL, updated_at = @now
+      WHERE id IN (SELECT id FROM runs INDEXED BY runs_sleeping
+        WHERE namespace = @namespace AND status = 'Waiting' AND wake_at IS NOT NULL AND wake_at <= @now
+          AND queue_key IN (SELECT value FROM json_each(@tasks)))
+      RETURNING id, attempt`)
+    .all({ namespace, now, tasks }) as { id: string; attempt: number }[];
+  for (const run of due) insertState(c, run.id, run.attempt, 'Pending', now, { message: 'woke up' });
+}
+
 export function claimRuns(c: SqliteConnection, request: ClaimRequest): RunRow[] {
   if (request.limit <= 0 || request.taskNames.length === 0) return [];
   const now = c.now();
+  wakeSleepers(c, request.namespace, JSON.stringify(request.taskNames), now);
   const rows = c.stmt(CLAIM_SQL).all({
     worker: request.workerId,
     now,

@@ -30,5 +30,11 @@ export const migrations: Migration[] = [
     "name": "steps",
     "checksum": "4f0fd3061dcec28f",
     "sql": "-- Recorded steps of durable tasks (and their recorded now() / randomUUID()\n-- values). A step's identity is `name#n`, the n-th call of that name in the\n-- run; the first writer wins, fenced by the attempt's lease epoch.\nCREATE TABLE steps (\n  run_id      TEXT NOT NULL,\n  step_key    TEXT NOT NULL,\n  seq         INTEGER NOT NULL,\n  kind        TEXT NOT NULL,\n  output      TEXT,\n  error       TEXT,\n  attempt     INTEGER NOT NULL,\n  epoch       INTEGER NOT NULL,\n  created_at  INTEGER NOT NULL,\n  PRIMARY KEY (run_id, step_key)\n) STRICT, WITHOUT ROWID;\n"
+  },
+  {
+    "id": 7,
+    "name": "durable_waits",
+    "checksum": "7bea681bab90f8d0",
+    "sql": "-- Durable sleeps and waits: a suspended run is 'Waiting' with the time it wakes\n-- (wake_at); claims first move due sleepers back to 'Pending'.\nALTER TABLE runs ADD COLUMN wake_at INTEGER;\nCREATE INDEX runs_sleeping ON runs (namespace, wake_at) WHERE status = 'Waiting' AND wake_at IS NOT NULL;\n"
   }
 ];

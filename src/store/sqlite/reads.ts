@@ -161,10 +161,17 @@ export function listTasks(c: SqliteConnection, namespace: string): RegisteredTas
 
 export function nextDueAt(c: SqliteConnection, namespace: string, taskNames: readonly string[]): number | null {
   if (taskNames.length === 0) return null;
-  const row = c
+  const tasks = JSON.stringify(taskNames);
+  const now = c.now();
+  const queued = c
     .stmt(`SELECT MIN(available_at) AS due FROM runs INDEXED BY runs_due
       WHERE namespace = ? AND status IN ('Scheduled', 'Pending', 'AwaitingRetry') AND available_at > ?
       AND queue_key IN (SELECT value FROM json_each(?))`)
-    .get(namespace, c.now(), JSON.stringify(taskNames)) as { due: number | null };
-  return row.due;
+    .get(namespace, now, tasks) as { due: number | null };
+  const sleeping = c
+    .stmt(`SELECT MIN(wake_at) AS due FROM runs INDEXED BY runs_sleeping
+      WHERE namespace = ? AND status = 'Waiting' AND wake_at IS NOT NULL AND queue_key IN (SELECT value FROM json_each(?))`)
+    .get(namespace, tasks) as { due: number | null };
+  const dues = [queued.due, sleeping.due].filter((d): d is number => d !== null);
+  return dues.length === 0 ? null : Math.min(...dues);
 }
