@@ -159,9 +159,13 @@ export class PgConnection {
         const result = await fn(tx);
         const payloads = encodeNotes(notes);
         if (payloads.length > 0) {
-          await c.query('SELECT pg_notify($1, payload) FROM unnest($2::text[]) AS payload', [this.channel, payloads]);
+          // One round trip for the wake-ups and the commit: a simple-protocol query cannot take
+          // parameters, so the (our own JSON) payloads are escaped as literals.
+          const calls = payloads.map((p) => `pg_notify(${c.escapeLiteral(this.channel)}, ${c.escapeLiteral(p)})`).join(', ');
+          await c.query(`SELECT ${calls}; COMMIT`);
+        } else {
+          await c.query('COMMIT');
         }
-        await c.query('COMMIT');
         client.release();
         return result;
       } catch (error) {

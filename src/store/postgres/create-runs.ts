@@ -5,16 +5,18 @@
  * expired key is taken over. Keys are claimed with INSERT … ON CONFLICT and a
  * fenced UPDATE, so concurrent enqueues from several processes agree.
  */
+
+import { STATE_TYPE } from '../../engine/states.js';
 import { IdempotencyConflictError } from '../../errors.js';
 import type { CreatedRun, NewRun, StoredWaitingOn } from '../types.js';
 import type { Tx } from './connection.js';
-import { insertStates, type NewState } from './state-writes.js';
+
+const STATE_TYPE_ROWS = Object.entries(STATE_TYPE).map(([name, type]) => ({ name, type }));
 
 export async function createRuns(tx: Tx, namespace: string, runs: readonly NewRun[]): Promise<CreatedRun[]> {
   const { now, t } = tx;
   const results: CreatedRun[] = [];
   const rows: Record<string, unknown>[] = [];
-  const states: NewState[] = [];
   // The tasks of a workflow run whose key matched an earlier run are not created either.
   const duplicateWorkflows = new Set<string>();
   for (const run of runs) {
@@ -63,12 +65,13 @@ export async function createRuns(tx: Tx, namespace: string, runs: readonly NewRu
       cancel_grace_ms: run.cancelGraceMs,
       waiting_on: waitingOn,
     });
-    states.push({ runId: run.id, attempt: 0, name: status, at: now, waitingOn });
     results.push({ id: run.id, outcome: 'created' });
   }
   if (rows.length > 0) {
+    // One statement writes the runs and their first state rows.
     await tx.query(
-      `INSERT INTO ${t.runs} (id, namespace, kind, queue_key, dag, workflow_run_id, workflow_name, task_name, parent_run_id,
+      `WITH inserted AS (
+       INSERT INTO ${t.runs} (id, namespace, kind, queue_key, dag, workflow_run_id, workflow_name, task_name, parent_run_id,
          parent_workflow_run_id, status, attempt, crash_count, max_crashes, priority, input, tags, metadata,
          custom_context, trigger, idempotency_key, available_at, schedule_deadline_at, created_at, updated_at,
          cancel_grace_ms, waiting_on)
@@ -78,10 +81,14 @@ export async function createRuns(tx: Tx, namespace: string, runs: readonly NewRu
        FROM json_to_recordset($1::json) AS x(id text, kind text, queue_key text, dag json, workflow_run_id text, workflow_name text, task_name text,
          parent_run_id text, parent_workflow_run_id text, status text, max_crashes integer, priority integer,
          input text, tags json, metadata json, custom_context json, trigger json, idempotency_key text,
-         available_at bigint, schedule_deadline_at bigint, cancel_grace_ms bigint, waiting_on json)`,
-      [JSON.stringify(rows), namespace, now],
+         available_at bigint, schedule_deadline_at bigint, cancel_grace_ms bigint, waiting_on json)
+       RETURNING id, status, waiting_on
+     )
+     INSERT INTO ${t.states} (run_id, attempt, type, name, at, waiting_on)
+     SELECT i.id, 0, st.type, i.status, $3, i.waiting_on
+     FROM inserted i JOIN json_to_recordset($4::json) AS st(name text, type text) ON st.name = i.status`,
+      [JSON.stringify(rows), namespace, now, JSON.stringify(STATE_TYPE_ROWS)],
     );
-    await insertStates(tx, states);
     tx.notify({ t: 'available', ns: namespace });
   }
   return results;
