@@ -34,6 +34,9 @@ export interface Tables {
   keys: string;
   workers: string;
   registry: string;
+  events: string;
+  schedules: string;
+  fires: string;
 }
 
 export function tablesOf(schema: string): Tables {
@@ -47,6 +50,9 @@ export function tablesOf(schema: string): Tables {
     keys: `${s}.idempotency_keys`,
     workers: `${s}.workers`,
     registry: `${s}.task_registry`,
+    events: `${s}.events`,
+    schedules: `${s}.schedules`,
+    fires: `${s}.schedule_fires`,
   };
 }
 
