@@ -1,15 +1,17 @@
 /** The public surface of `baton`, and nothing else. */
-export { Baton, type TaskOutput } from './api/baton.js';
+export { Baton, type ScheduleOptions, type TaskOutput } from './api/baton.js';
 export type { BatonOptions } from './api/baton-options.js';
 export type { EnqueueOptions } from './api/enqueue.js';
+export { type EventList, type EventListFilter, Events, type PushEventOptions } from './api/events.js';
 export { type MigrateOptions, migrate } from './api/migrate.js';
 export { type AttemptInfo, RunHandle } from './api/run-handle.js';
 export type { RunSummary } from './api/run-state.js';
 export type { RunList, RunListFilter } from './api/runs.js';
+export { MISFIRE_GRACE_MS, type ScheduleInfo, Schedules } from './api/schedules.js';
 export { Task } from './api/task.js';
 export type { TaskOptions } from './api/task-options.js';
 export type { WorkerOptions } from './api/worker-options.js';
-export { Workflow, type WorkflowOptions, WorkflowTask, type WorkflowTaskOptions } from './api/workflow.js';
+export { type CronTrigger, Workflow, type WorkflowOptions, WorkflowTask, type WorkflowTaskOptions } from './api/workflow.js';
 export { type Clock, systemClock, type TimerHandle } from './clock/clock.js';
 export {
   getCustomContext,

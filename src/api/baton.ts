@@ -7,24 +7,39 @@ import type { StandardSchemaV1 } from '@standard-schema/spec';
 import type { DurableContext } from '../context/durable-context.js';
 import { registerContextHost } from '../context/serialized-context.js';
 import type { TaskContext } from '../context/task-context.js';
+import { validateWith } from '../engine/schema.js';
+import { serializeWithLimit } from '../engine/serializer.js';
+import type { JsonValue } from '../engine/types.js';
 import { ValidationError } from '../errors.js';
+import { newId } from '../ids.js';
 import type { Logger } from '../logger.js';
 import { createLogger, setProcessLogger } from '../logger.js';
 import { type Notifier, notifierFor } from '../store/notifier.js';
 import { openStore, parseDatabase, type StoreLocation } from '../store/open-store.js';
-import type { RegisteredTask, Store } from '../store/types.js';
+import type { NewSchedule, RegisteredTask, RunTemplate, Store } from '../store/types.js';
 import { Sweeper } from '../worker/sweeper.js';
 import type { TaskDefinition } from '../worker/task-definition.js';
 import { Worker } from '../worker/worker.js';
 import { type BatonOptions, type ResolvedBatonOptions, resolveBatonOptions } from './baton-options.js';
+import { nextFire, parseCron } from './cron.js';
+import { Events } from './events.js';
 import { contextHostFor } from './hydration.js';
 import { RunWaiter } from './run-waiter.js';
 import { Runs } from './runs.js';
 import type { BatonRuntime } from './runtime.js';
+import { type ScheduleInfo, Scheduler, Schedules, toScheduleInfo } from './schedules.js';
 import { Task } from './task.js';
-import { checkTaskOptions, jsonSchemaOf, type TaskOptions, toTaskDefinition } from './task-options.js';
+import { checkTaskOptions, jsonSchemaOf, stableId, type TaskOptions, toTaskDefinition } from './task-options.js';
+import { taskTemplate } from './templates.js';
 import { resolveWorkerOptions, type WorkerOptions } from './worker-options.js';
-import { checkWorkflowOptions, Workflow, type WorkflowOptions } from './workflow.js';
+import { checkWorkflowOptions, cronTriggersOf, Workflow, type WorkflowOptions } from './workflow.js';
+
+export interface ScheduleOptions {
+  /** When to start the run. */
+  at: Date | number;
+  /** Metadata of the run (`ctx.additionalMetadata`). */
+  metadata?: Record<string, JsonValue>;
+}
 
 /** The output type of a task function: awaited, or the yields/return of an async generator. */
 export type TaskOutput<R> =
@@ -33,6 +48,10 @@ export type TaskOutput<R> =
 export class Baton {
   /** Look up and list runs. */
   readonly runs: Runs;
+  /** Push events (starting the workflows that listen on their key), get and list them. */
+  readonly events: Events;
+  /** List and delete persisted schedules (crons from `on.crons`, one-off `baton.schedule()`). */
+  readonly schedules: Schedules;
   readonly namespace: string;
   readonly #options: ResolvedBatonOptions;
   readonly #location: StoreLocation;
@@ -43,6 +62,7 @@ export class Baton {
   readonly #workers = new Set<Worker>();
   #store: Promise<Store> | undefined;
   #sweeper: Sweeper | undefined;
+  #scheduler: Scheduler | undefined;
   #stopClockListener: (() => void) | undefined;
   #isClosed = false;
   #waiter: RunWaiter | undefined;
@@ -69,6 +89,8 @@ export class Baton {
       },
     };
     this.runs = new Runs(this.#runtime);
+    this.events = new Events(this.#runtime);
+    this.schedules = new Schedules(this.#runtime, () => void this.#scheduler?.tick().catch(() => undefined));
     this.#unregisterContextHost = registerContextHost(contextHostFor(this.#runtime));
   }
 
@@ -153,6 +175,48 @@ export class Baton {
     await this.#register(tasks.flatMap((t) => (t instanceof Workflow ? t.tasks.map((w) => w.definition) : [t.definition])));
   }
 
+  /**
+   * Persists a one-off schedule: a run of `target` with `input` starts at `options.at` (on the
+   * instance's clock), started by the scheduler of any process that runs a worker. Its runs get
+   * `ctx.trigger = { kind: 'schedule', scheduleId }`.
+   */
+  // biome-ignore lint/suspicious/noExplicitAny: schedules tasks and workflows of any types
+  async schedule<I>(target: Task<I, any> | Workflow<I, any>, input: I, options: ScheduleOptions): Promise<ScheduleInfo> {
+    this.#assertOpen();
+    const at = options?.at instanceof Date ? options.at.getTime() : options?.at;
+    if (typeof at !== 'number' || !Number.isFinite(at)) {
+      throw new ValidationError('schedule options: at must be a Date or epoch milliseconds', [
+        { path: 'at', message: 'required' },
+      ]);
+    }
+    const isWorkflow = target instanceof Workflow;
+    const what = `input of ${isWorkflow ? 'workflow' : 'task'} "${target.name}"`;
+    await validateWith(isWorkflow ? target.inputSchema : target.definition.inputSchema, input, what);
+    const encoded = serializeWithLimit(input, what, this.#options.limits.input) ?? null;
+    const template: RunTemplate = isWorkflow
+      ? { kind: 'workflow', name: target.name, dag: target.dag() }
+      : taskTemplate(target.definition);
+    const store = await this.#openStore();
+    const row = await store.createSchedule({
+      id: newId(this.#options.clock.now()),
+      namespace: this.namespace,
+      kind: 'once',
+      targetName: target.name,
+      target: template,
+      input: encoded,
+      metadata: { ...(options.metadata ?? {}) },
+      cron: null,
+      timezone: null,
+      overlap: 'queue',
+      misfire: 'run-once',
+      fromCode: false,
+      nextFireAt: at,
+    });
+    // Arms this process's clock timer for it (other processes see it at their next poll).
+    await this.#scheduler?.tick().catch(() => undefined);
+    return toScheduleInfo(row);
+  }
+
   /** The store, opened (and migrated) if it was not yet. */
   store(): Promise<Store> {
     return this.#openStore();
@@ -171,6 +235,7 @@ export class Baton {
     this.#waiter?.close();
     await Promise.all([...this.#workers].map((w) => w.stop()));
     this.#stopClockListener?.();
+    await this.#scheduler?.stop();
     await this.#sweeper?.stop();
     if (this.#store) {
       const store = await this.#store.catch(() => undefined);
@@ -219,20 +284,54 @@ export class Baton {
   async #register(definitions: readonly TaskDefinition[]): Promise<void> {
     const store = await this.#openStore();
     const entries = new Map<string, Omit<RegisteredTask, 'updatedAt'>>();
+    const workflows = new Map<string, Workflow>();
     for (const d of definitions) {
       if (d.workflow) {
         const workflow = this.#workflows.get(d.workflow.workflowName);
+        if (workflow) workflows.set(workflow.name, workflow);
         entries.set(d.workflow.workflowName, {
           name: d.workflow.workflowName,
           kind: 'workflow',
           version: d.workflow.versionId(),
           inputSchema: jsonSchemaOf(workflow?.inputSchema),
+          triggers: { events: [...(workflow?.options.on?.events ?? [])] },
+          template: workflow ? { kind: 'workflow', name: workflow.name, dag: workflow.dag() } : null,
         });
       } else {
-        entries.set(d.name, { name: d.name, kind: 'task', version: d.version, inputSchema: jsonSchemaOf(d.inputSchema) });
+        entries.set(d.name, {
+          name: d.name,
+          kind: 'task',
+          version: d.version,
+          inputSchema: jsonSchemaOf(d.inputSchema),
+          triggers: null,
+          template: taskTemplate(d),
+        });
       }
     }
     await store.registerTasks(this.namespace, [...entries.values()]);
+    const now = await store.now();
+    for (const workflow of workflows.values()) {
+      const schedules: NewSchedule[] = cronTriggersOf(workflow.options).map((entry) => {
+        const cron = parseCron(entry.cron, entry.timezone, `workflow "${workflow.name}" on.crons`);
+        return {
+          id: stableId('cron', this.namespace, workflow.name, entry.cron, entry.timezone),
+          namespace: this.namespace,
+          kind: 'cron',
+          targetName: workflow.name,
+          target: { kind: 'workflow', name: workflow.name, dag: workflow.dag() },
+          input:
+            serializeWithLimit(entry.input, `input of a cron of workflow "${workflow.name}"`, this.#options.limits.input) ?? null,
+          metadata: {},
+          cron: entry.cron,
+          timezone: entry.timezone,
+          overlap: entry.overlap,
+          misfire: entry.misfire,
+          fromCode: true,
+          nextFireAt: nextFire(cron, now),
+        };
+      });
+      await store.syncCodeSchedules(this.namespace, workflow.name, schedules);
+    }
   }
 
   async #sweeperFor(): Promise<Sweeper> {
@@ -254,17 +353,25 @@ export class Baton {
     return definitions;
   }
 
-  #workerStarted(worker: Worker): void {
+  async #workerStarted(worker: Worker): Promise<void> {
     this.#workers.add(worker);
     void this.#sweeperFor().then((sweeper) => {
       sweeper.start(this.#options.sweepIntervalMs);
       void sweeper.sweep();
     });
-    // A virtual clock jump: live workers renew their leases first, then the sweep looks at the new time.
+    if (!this.#scheduler) {
+      this.#scheduler = new Scheduler(this.#runtime);
+      this.#scheduler.start(Math.min(this.#options.sweepIntervalMs, 1_000));
+    }
+    // A virtual clock jump: live workers renew their leases first, then the sweep looks at the new time
+    // and the scheduler fires what became due.
     this.#stopClockListener ??= this.#options.clock.onAdvance?.(async () => {
       await Promise.all([...this.#workers].map((w) => w.heartbeat()));
       await (await this.#sweeperFor()).sweep();
+      await this.#scheduler?.tick().catch(() => undefined);
       for (const w of this.#workers) w.wake();
     });
+    // The code's crons were just written: fire what is due and arm the clock timer for the next.
+    await this.#scheduler.tick().catch((error: unknown) => this.#logger.warn({ err: error }, 'scheduler pass failed'));
   }
 }

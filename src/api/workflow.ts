@@ -12,8 +12,9 @@ import { checkDag } from '../engine/dag.js';
 import { checkOptions, is } from '../engine/options.js';
 import type { Schema } from '../engine/schema.js';
 import { ValidationError } from '../errors.js';
-import type { StoredDag } from '../store/types.js';
+import type { MisfirePolicy, OverlapPolicy, StoredDag } from '../store/types.js';
 import type { TaskDefinition } from '../worker/task-definition.js';
+import { parseCron } from './cron.js';
 import type { EnqueueOptions } from './enqueue.js';
 import { insertWorkflowRuns, prepareWorkflowRun } from './enqueue-workflow.js';
 import { RunHandle } from './run-handle.js';
@@ -26,10 +27,37 @@ export interface WorkflowOptions<Input = unknown> {
   description?: string;
   /** Any Standard Schema validator for the workflow's input. */
   input?: Schema<unknown, Input>;
-  /** Event keys and cron expressions that start this workflow. */
-  on?: { events?: string[]; crons?: string[] };
+  /**
+   * Event keys and crons that start this workflow. A cron is an expression (five
+   * fields, or six with seconds first; UTC) or an object with its options.
+   */
+  on?: { events?: string[]; crons?: (string | CronTrigger)[] };
   /** Default priority of its tasks, 1 (low) to 4 (high). */
   priority?: number;
+}
+
+/** A cron trigger with its options (DESIGN.md §2.13 "Schedules"). */
+export interface CronTrigger {
+  cron: string;
+  /** IANA time zone; default UTC. */
+  timezone?: string;
+  /** While the previous fire's run is not terminal: `skip` (default) this fire, `queue` it anyway, or `cancel-previous`. */
+  overlap?: OverlapPolicy;
+  /** After downtime: `run-once` (default) fires once for the missed period, `skip` fires nothing for it. */
+  misfire?: MisfirePolicy;
+  /** The input of the runs it starts (default undefined). */
+  input?: unknown;
+}
+
+/** `on.crons` entries with their defaults filled in. */
+export type ResolvedCron = Required<Omit<CronTrigger, 'input'>> & { input?: unknown };
+
+export function cronTriggersOf(options: WorkflowOptions<unknown>): ResolvedCron[] {
+  return (options.on?.crons ?? []).map((entry) =>
+    typeof entry === 'string'
+      ? { cron: entry, timezone: 'UTC', overlap: 'skip', misfire: 'run-once' }
+      : { timezone: 'UTC', overlap: 'skip', misfire: 'run-once', ...entry },
+  ) as ResolvedCron[];
 }
 
 export interface WorkflowTaskOptions<Input, Output> extends TaskOptions<Input, Output> {
@@ -231,24 +259,41 @@ export function checkWorkflowOptions(options: unknown): void {
       if (typeof v !== 'object' || v === null) return `${k} must be an object with events and/or crons`;
       for (const [key, list] of Object.entries(v)) {
         if (key !== 'events' && key !== 'crons') return `${k}.${key} is not known (use events, crons)`;
-        if (!Array.isArray(list) || list.some((x) => typeof x !== 'string' || x.length === 0)) {
-          return `${k}.${key} must be an array of non-empty strings`;
+        if (!Array.isArray(list)) return `${k}.${key} must be an array`;
+        for (const [i, item] of list.entries()) {
+          const problem = key === 'events' ? is.name(item, `${k}.events[${i}]`) : checkCronEntry(item, `${k}.crons[${i}]`);
+          if (problem) return problem;
         }
       }
       return undefined;
     },
     priority: is.integer(1, 4),
   });
-  const on = (options as WorkflowOptions).on;
-  if (on && ((on.events?.length ?? 0) > 0 || (on.crons?.length ?? 0) > 0)) {
-    // Said plainly rather than accepted and ignored: event and cron triggers are not built yet.
-    throw new ValidationError('workflow options: on.events and on.crons triggers are not available in this version of Baton', [
-      { path: 'on', message: 'not available yet' },
-    ]);
+  for (const [i, entry] of cronTriggersOf(options as WorkflowOptions).entries()) {
+    parseCron(entry.cron, entry.timezone, `workflow options: on.crons[${i}]`);
   }
   if ((options as { name?: unknown }).name === undefined) {
     throw new ValidationError('workflow options: name is required', [{ path: 'name', message: 'required' }]);
   }
+}
+
+function checkCronEntry(item: unknown, k: string): string | undefined {
+  if (typeof item === 'string') return item.trim().length > 0 ? undefined : `${k} must be a non-empty cron expression`;
+  if (typeof item !== 'object' || item === null)
+    return `${k} must be a cron expression or { cron, timezone?, overlap?, misfire?, input? }`;
+  for (const key of Object.keys(item)) {
+    if (!['cron', 'timezone', 'overlap', 'misfire', 'input'].includes(key)) return `${k}.${key} is not known`;
+  }
+  const entry = item as Record<string, unknown>;
+  if (typeof entry.cron !== 'string' || entry.cron.trim().length === 0) return `${k}.cron must be a non-empty cron expression`;
+  if (entry.timezone !== undefined && typeof entry.timezone !== 'string') return `${k}.timezone must be a string`;
+  if (entry.overlap !== undefined && !['skip', 'queue', 'cancel-previous'].includes(entry.overlap as string)) {
+    return `${k}.overlap must be skip, queue or cancel-previous`;
+  }
+  if (entry.misfire !== undefined && !['run-once', 'skip'].includes(entry.misfire as string)) {
+    return `${k}.misfire must be run-once or skip`;
+  }
+  return undefined;
 }
 
 export type WorkflowInput<W> = W extends Workflow<infer I, Record<string, unknown>> ? I : never;

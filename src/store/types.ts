@@ -246,7 +246,84 @@ export interface RegisteredTask {
   kind: 'task' | 'workflow';
   version: string;
   inputSchema: unknown | null;
+  /** What starts it besides enqueues (workflows: the event keys they listen on). */
+  triggers?: RegisteredTriggers | null;
+  /** What is needed to create its runs without its code. */
+  template?: RunTemplate | null;
   updatedAt: number;
+}
+
+export interface RegisteredTriggers {
+  events: string[];
+}
+
+/** Enough to build a run's rows in a process that does not have the task's or workflow's code. */
+export type RunTemplate =
+  | { kind: 'workflow'; name: string; dag: StoredDag }
+  | { kind: 'task'; name: string; priority: number; maxCrashes: number; cancelGraceMs: number; scheduleTimeoutMs?: number };
+
+export interface EventRow {
+  id: string;
+  namespace: string;
+  key: string;
+  /** Serialized payload; null means undefined. */
+  payload: string | null;
+  metadata: Record<string, unknown>;
+  time: number;
+}
+
+export interface EventFilter {
+  namespace: string;
+  key?: string;
+  limit: number;
+  /** The id of the last event of the previous page (events come newest first). */
+  cursor?: string;
+}
+
+export type OverlapPolicy = 'skip' | 'queue' | 'cancel-previous';
+export type MisfirePolicy = 'run-once' | 'skip';
+
+export interface ScheduleRow {
+  id: string;
+  namespace: string;
+  kind: 'cron' | 'once';
+  targetName: string;
+  target: RunTemplate;
+  input: string | null;
+  metadata: Record<string, unknown>;
+  cron: string | null;
+  timezone: string | null;
+  overlap: OverlapPolicy;
+  misfire: MisfirePolicy;
+  /** Written by a worker from `on.crons` (deterministic id), not by `baton.schedule()`. */
+  fromCode: boolean;
+  /** Null once a one-off schedule has fired. */
+  nextFireAt: number | null;
+  lastRunId: string | null;
+  lastFiredAt: number | null;
+  createdAt: number;
+}
+
+export type NewSchedule = Omit<ScheduleRow, 'lastRunId' | 'lastFiredAt' | 'createdAt'>;
+
+export interface FireRequest {
+  namespace: string;
+  scheduleId: string;
+  /** Compare-and-set: the fire happens only if next_fire_at still holds this value. */
+  expectedNextFireAt: number;
+  nextFireAt: number | null;
+  /** The time being fired; null advances next_fire_at without a run (misfire `skip`). */
+  scheduledAt: number | null;
+  /** The rows of the run to start (the first is the run the schedule tracks). */
+  runs: readonly NewRun[];
+}
+
+export interface FireResult {
+  /** `lost`: another process fired (or moved) it first; `skipped`: overlap policy `skip` held it back. */
+  outcome: 'fired' | 'skipped' | 'lost' | 'advanced';
+  runId?: string;
+  /** overlap `cancel-previous`: the previous run, still live, that the caller cancels. */
+  previousRunId?: string;
 }
 
 export interface RunFilter {
@@ -331,6 +408,27 @@ export interface Store {
   listWorkers(namespace: string, options?: { liveOnly?: boolean }): Promise<WorkerRow[]>;
   registerTasks(namespace: string, tasks: readonly Omit<RegisteredTask, 'updatedAt'>[]): Promise<void>;
   listTasks(namespace: string): Promise<RegisteredTask[]>;
+
+  /** Stores an event and starts the runs it triggers, in one transaction. */
+  pushEvent(event: EventRow, runs: readonly NewRun[]): Promise<CreatedRun[]>;
+  getEvent(namespace: string, id: string): Promise<EventRow | undefined>;
+  /** Newest first. */
+  listEvents(filter: EventFilter): Promise<{ items: EventRow[]; nextCursor: string | undefined }>;
+
+  createSchedule(schedule: NewSchedule): Promise<ScheduleRow>;
+  /**
+   * Upserts the code-defined schedules of one target (keeping next_fire_at of an unchanged
+   * cron) and deletes its code-defined schedules that are no longer listed.
+   */
+  syncCodeSchedules(namespace: string, targetName: string, schedules: readonly NewSchedule[]): Promise<void>;
+  listSchedules(namespace: string): Promise<ScheduleRow[]>;
+  deleteSchedule(namespace: string, id: string): Promise<boolean>;
+  /** Schedules whose next_fire_at is at or before the store's now. */
+  dueSchedules(namespace: string, limit: number): Promise<ScheduleRow[]>;
+  /** Earliest next_fire_at of the namespace, or null. */
+  nextScheduleAt(namespace: string): Promise<number | null>;
+  /** Fires one due schedule atomically: CAS on next_fire_at, a unique fire record, the run's rows. */
+  fireSchedule(request: FireRequest): Promise<FireResult>;
 
   /** The instance-wide secret that signs serialized contexts (created on first use, base64url). */
   secret(): Promise<string>;

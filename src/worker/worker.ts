@@ -40,7 +40,8 @@ export interface WorkerRuntime {
   notifier(): Promise<Notifier>;
   /** Registers tasks in the store's registry. */
   register(definitions: readonly TaskDefinition[]): Promise<void>;
-  workerStarted(worker: Worker): void;
+  /** Resolves once the instance's background loops (sweeper, scheduler) made their first pass. */
+  workerStarted(worker: Worker): void | Promise<void>;
   workerStopped(worker: Worker): void;
 }
 
@@ -136,7 +137,7 @@ export class Worker {
       }),
     );
     this.#heartbeatTimer = setInterval(() => void this.heartbeat(), Math.max(10, Math.floor(this.#settings.leaseMs / 3)));
-    this.#runtime.workerStarted(this);
+    await this.#runtime.workerStarted(this);
     this.#loop = this.#claimLoop();
     this.#runtime.logger.info({ worker: this.name, id: this.id, slots: this.#settings.slots }, 'worker started');
   }

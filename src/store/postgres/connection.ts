@@ -35,6 +35,9 @@ export interface Tables {
   workers: string;
   registry: string;
   steps: string;
+  events: string;
+  schedules: string;
+  fires: string;
 }
 
 export function tablesOf(schema: string): Tables {
@@ -49,6 +52,9 @@ export function tablesOf(schema: string): Tables {
     workers: `${s}.workers`,
     registry: `${s}.task_registry`,
     steps: `${s}.steps`,
+    events: `${s}.events`,
+    schedules: `${s}.schedules`,
+    fires: `${s}.schedule_fires`,
   };
 }
 

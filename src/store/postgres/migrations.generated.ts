@@ -26,6 +26,12 @@ export const migrations: Migration[] = [
     "sql": "-- DAG workflows. A workflow run is a row of kind 'workflow' holding the DAG it\n-- was started with; its tasks are rows of kind 'task' with the same\n-- workflow_run_id, waiting (status 'Waiting') until their parents end.\n-- Workers claim by queue_key: the task name of a standalone task,\n-- '<workflow>><task>' for a task of a workflow.\nALTER TABLE runs ADD COLUMN kind text NOT NULL DEFAULT 'task';\nALTER TABLE runs ADD COLUMN queue_key text NOT NULL DEFAULT '';\nALTER TABLE runs ADD COLUMN dag json;\nUPDATE runs SET queue_key = task_name;\nCREATE INDEX runs_workflow_tasks ON runs (workflow_run_id, kind);\n"
   },
   {
+    "id": 4,
+    "name": "events_schedules",
+    "checksum": "cadda8b59bd816d9",
+    "sql": "-- Events and schedules. The task registry also holds what is needed to start a\n-- run without the code (a workflow's DAG, a task's run options) and the\n-- workflow's event triggers, so any process can start event-triggered runs.\nALTER TABLE task_registry ADD COLUMN triggers json;\nALTER TABLE task_registry ADD COLUMN template json;\n\nCREATE TABLE events (\n  id         text NOT NULL PRIMARY KEY,\n  namespace  text NOT NULL,\n  key        text NOT NULL,\n  payload    text,\n  metadata   json NOT NULL,\n  time       bigint NOT NULL\n);\nCREATE INDEX events_by_key ON events (namespace, key, id);\nCREATE INDEX events_by_ns ON events (namespace, id);\n\n-- A cron (kind 'cron') or a one-off schedule (kind 'once'); next_fire_at NULL once done.\nCREATE TABLE schedules (\n  id            text NOT NULL PRIMARY KEY,\n  namespace     text NOT NULL,\n  kind          text NOT NULL,\n  target_name   text NOT NULL,\n  target        json NOT NULL,\n  input         text,\n  metadata      json NOT NULL,\n  cron          text,\n  timezone      text,\n  overlap       text NOT NULL,\n  misfire       text NOT NULL,\n  from_code     boolean NOT NULL,\n  next_fire_at  bigint,\n  last_run_id   text,\n  last_fired_at bigint,\n  created_at    bigint NOT NULL\n);\nCREATE INDEX schedules_due ON schedules (namespace, next_fire_at);\n\n-- One row per (schedule, scheduled time) ever fired: the at-most-once guard.\nCREATE TABLE schedule_fires (\n  schedule_id   text NOT NULL,\n  scheduled_at  bigint NOT NULL,\n  run_id        text,\n  fired_at      bigint NOT NULL,\n  PRIMARY KEY (schedule_id, scheduled_at)\n);\n"
+  },
+  {
     "id": 6,
     "name": "steps",
     "checksum": "2865638483db2020",

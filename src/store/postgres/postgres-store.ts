@@ -15,16 +15,22 @@ import type {
   CancelResult,
   ClaimRequest,
   CreatedRun,
+  EventFilter,
+  EventRow,
+  FireRequest,
+  FireResult,
   LeaseRef,
   LeaseRenewal,
   LogRow,
   NewLog,
   NewRun,
+  NewSchedule,
   NewStep,
   RegisteredTask,
   RunFilter,
   RunPage,
   RunRow,
+  ScheduleRow,
   Settlement,
   StateRow,
   StepRow,
@@ -47,6 +53,7 @@ import {
 } from './connection.js';
 import { requestCancel, retryRun, sweep } from './control.js';
 import { createRuns } from './create-runs.js';
+import * as es from './events-schedules.js';
 import { NotifyListener } from './listener.js';
 import { DEFAULT_SCHEMA, migrateWithClient } from './migrate.js';
 import * as reads from './reads.js';
@@ -240,6 +247,46 @@ export class PostgresStore implements Store {
   }
 
   /** The instance-wide secret that signs serialized contexts (made once, shared by every process). */
+  pushEvent(event: EventRow, runs: readonly NewRun[]): Promise<CreatedRun[]> {
+    return this.c.tx((tx) => es.pushEvent(tx, event, runs));
+  }
+
+  getEvent(namespace: string, id: string): Promise<EventRow | undefined> {
+    return es.getEvent(this.c, namespace, id);
+  }
+
+  listEvents(filter: EventFilter): Promise<{ items: EventRow[]; nextCursor: string | undefined }> {
+    return es.listEvents(this.c, filter);
+  }
+
+  createSchedule(schedule: NewSchedule): Promise<ScheduleRow> {
+    return this.c.tx((tx) => es.createSchedule(tx, schedule));
+  }
+
+  syncCodeSchedules(namespace: string, targetName: string, schedules: readonly NewSchedule[]): Promise<void> {
+    return this.c.tx((tx) => es.syncCodeSchedules(tx, namespace, targetName, schedules));
+  }
+
+  listSchedules(namespace: string): Promise<ScheduleRow[]> {
+    return es.listSchedules(this.c, namespace);
+  }
+
+  deleteSchedule(namespace: string, id: string): Promise<boolean> {
+    return this.c.tx((tx) => es.deleteSchedule(tx, namespace, id));
+  }
+
+  dueSchedules(namespace: string, limit: number): Promise<ScheduleRow[]> {
+    return es.dueSchedules(this.c, namespace, limit);
+  }
+
+  nextScheduleAt(namespace: string): Promise<number | null> {
+    return es.nextScheduleAt(this.c, namespace);
+  }
+
+  fireSchedule(request: FireRequest): Promise<FireResult> {
+    return this.c.tx((tx) => es.fireSchedule(tx, request));
+  }
+
   secret(): Promise<string> {
     return this.c.tx(async (tx) => {
       const meta = `${quoteIdent(this.schema)}.baton_meta`;

@@ -141,8 +141,16 @@ export async function listWorkers(c: PgConnection, namespace: string, liveOnly: 
 }
 
 export async function listTasks(c: PgConnection, namespace: string): Promise<RegisteredTask[]> {
-  const result = await c.query<{ name: string; kind: string; version: string; input_schema: unknown; updated_at: number }>(
-    `SELECT name, kind, version, input_schema, updated_at FROM ${c.t.registry} WHERE namespace = $1 ORDER BY name COLLATE "C"`,
+  const result = await c.query<{
+    name: string;
+    kind: string;
+    version: string;
+    input_schema: unknown;
+    triggers: RegisteredTask['triggers'];
+    template: RegisteredTask['template'];
+    updated_at: number;
+  }>(
+    `SELECT name, kind, version, input_schema, triggers, template, updated_at FROM ${c.t.registry} WHERE namespace = $1 ORDER BY name COLLATE "C"`,
     [namespace],
   );
   return result.rows.map((row) => ({
@@ -150,6 +158,8 @@ export async function listTasks(c: PgConnection, namespace: string): Promise<Reg
     kind: row.kind as RegisteredTask['kind'],
     version: row.version,
     inputSchema: row.input_schema ?? null,
+    triggers: row.triggers ?? null,
+    template: row.template ?? null,
     updatedAt: row.updated_at,
   }));
 }

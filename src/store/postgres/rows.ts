@@ -1,5 +1,6 @@
 /** Maps PostgreSQL rows (snake_case, json parsed by pg, bigint times as numbers) to the store's row types. */
 
+import { reviveTrigger } from '../../engine/trigger.js';
 import type { LogLevel, StateName, StateType, TriggerOrigin } from '../../engine/types.js';
 import type { SerializedError } from '../../errors.js';
 import type { AttemptOutcome, AttemptRow, LogRow, RunRow, StateRow, StoredWaitingOn, WorkerRow } from '../types.js';
@@ -116,7 +117,7 @@ export function toRunRow(row: PgRunRow): RunRow {
     tags: row.tags,
     metadata: row.metadata,
     customContext: row.custom_context,
-    trigger: row.trigger,
+    trigger: reviveTrigger(row.trigger),
     idempotencyKey: row.idempotency_key,
     availableAt: row.available_at,
     scheduleDeadlineAt: row.schedule_deadline_at,

@@ -38,18 +38,26 @@ export async function registerTasks(
   const byName = new Map(
     tasks.map((task) => [
       task.name,
-      { name: task.name, kind: task.kind, version: task.version, input_schema: task.inputSchema ?? null },
+      {
+        name: task.name,
+        kind: task.kind,
+        version: task.version,
+        input_schema: task.inputSchema ?? null,
+        triggers: task.triggers ?? null,
+        template: task.template ?? null,
+      },
     ]),
   );
   const rows = [...byName.values()];
   // Sorted, so two processes registering the same tasks lock rows in the same order.
   rows.sort((a, b) => (a.name < b.name ? -1 : a.name > b.name ? 1 : 0));
   await tx.query(
-    `INSERT INTO ${tx.t.registry} (namespace, name, kind, version, input_schema, updated_at)
-     SELECT $2, name, kind, version, input_schema, $3
-     FROM json_to_recordset($1::json) AS x(name text, kind text, version text, input_schema json)
+    `INSERT INTO ${tx.t.registry} (namespace, name, kind, version, input_schema, updated_at, triggers, template)
+     SELECT $2, name, kind, version, input_schema, $3, triggers, template
+     FROM json_to_recordset($1::json) AS x(name text, kind text, version text, input_schema json, triggers json, template json)
      ON CONFLICT (namespace, name) DO UPDATE SET kind = excluded.kind, version = excluded.version,
-       input_schema = excluded.input_schema, updated_at = excluded.updated_at`,
+       input_schema = excluded.input_schema, updated_at = excluded.updated_at, triggers = excluded.triggers,
+       template = excluded.template`,
     [JSON.stringify(rows), namespace, tx.now],
   );
 }

@@ -26,6 +26,12 @@ export const migrations: Migration[] = [
     "sql": "-- DAG workflows. A workflow run is a row of kind 'workflow' holding the DAG it\n-- was started with; its tasks are rows of kind 'task' with the same\n-- workflow_run_id, waiting (status 'Waiting') until their parents end.\n-- Workers claim by queue_key: the task name of a standalone task,\n-- '<workflow>><task>' for a task of a workflow.\nALTER TABLE runs ADD COLUMN kind TEXT NOT NULL DEFAULT 'task';\nALTER TABLE runs ADD COLUMN queue_key TEXT NOT NULL DEFAULT '';\nALTER TABLE runs ADD COLUMN dag TEXT;\nUPDATE runs SET queue_key = task_name;\nCREATE INDEX runs_workflow_tasks ON runs (workflow_run_id, kind);\n"
   },
   {
+    "id": 4,
+    "name": "events_schedules",
+    "checksum": "7e99bd702daa65ed",
+    "sql": "-- Events and schedules. The task registry also holds what is needed to start a\n-- run without the code (a workflow's DAG, a task's run options) and the\n-- workflow's event triggers, so any process can start event-triggered runs.\nALTER TABLE task_registry ADD COLUMN triggers TEXT;\nALTER TABLE task_registry ADD COLUMN template TEXT;\n\nCREATE TABLE events (\n  id         TEXT NOT NULL PRIMARY KEY,\n  namespace  TEXT NOT NULL,\n  key        TEXT NOT NULL,\n  payload    TEXT,\n  metadata   TEXT NOT NULL,\n  time       INTEGER NOT NULL\n) STRICT;\nCREATE INDEX events_by_key ON events (namespace, key, id);\nCREATE INDEX events_by_ns ON events (namespace, id);\n\n-- A cron (kind 'cron') or a one-off schedule (kind 'once'); next_fire_at NULL once done.\nCREATE TABLE schedules (\n  id            TEXT NOT NULL PRIMARY KEY,\n  namespace     TEXT NOT NULL,\n  kind          TEXT NOT NULL,\n  target_name   TEXT NOT NULL,\n  target        TEXT NOT NULL,\n  input         TEXT,\n  metadata      TEXT NOT NULL,\n  cron          TEXT,\n  timezone      TEXT,\n  overlap       TEXT NOT NULL,\n  misfire       TEXT NOT NULL,\n  from_code     INTEGER NOT NULL,\n  next_fire_at  INTEGER,\n  last_run_id   TEXT,\n  last_fired_at INTEGER,\n  created_at    INTEGER NOT NULL\n) STRICT;\nCREATE INDEX schedules_due ON schedules (namespace, next_fire_at);\n\n-- One row per (schedule, scheduled time) ever fired: the at-most-once guard.\nCREATE TABLE schedule_fires (\n  schedule_id   TEXT NOT NULL,\n  scheduled_at  INTEGER NOT NULL,\n  run_id        TEXT,\n  fired_at      INTEGER NOT NULL,\n  PRIMARY KEY (schedule_id, scheduled_at)\n) STRICT, WITHOUT ROWID;\n"
+  },
+  {
     "id": 6,
     "name": "steps",
     "checksum": "4f0fd3061dcec28f",

@@ -148,13 +148,25 @@ export function listWorkers(c: SqliteConnection, namespace: string, liveOnly: bo
 
 export function listTasks(c: SqliteConnection, namespace: string): RegisteredTask[] {
   const rows = c
-    .stmt('SELECT name, kind, version, input_schema, updated_at FROM task_registry WHERE namespace = ? ORDER BY name')
-    .all(namespace) as { name: string; kind: string; version: string; input_schema: string | null; updated_at: number }[];
+    .stmt(
+      'SELECT name, kind, version, input_schema, triggers, template, updated_at FROM task_registry WHERE namespace = ? ORDER BY name',
+    )
+    .all(namespace) as {
+    name: string;
+    kind: string;
+    version: string;
+    input_schema: string | null;
+    triggers: string | null;
+    template: string | null;
+    updated_at: number;
+  }[];
   return rows.map((row) => ({
     name: row.name,
     kind: row.kind as RegisteredTask['kind'],
     version: row.version,
     inputSchema: row.input_schema === null ? null : (JSON.parse(row.input_schema) as unknown),
+    triggers: row.triggers === null ? null : (JSON.parse(row.triggers) as RegisteredTask['triggers']),
+    template: row.template === null ? null : (JSON.parse(row.template) as RegisteredTask['template']),
     updatedAt: row.updated_at,
   }));
 }

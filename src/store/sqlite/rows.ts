@@ -1,5 +1,6 @@
 /** Maps SQLite rows (snake_case, JSON as text, times as ms) to the store's row types. */
 
+import { reviveTrigger } from '../../engine/trigger.js';
 import type { LogLevel, StateName, StateType, TriggerOrigin } from '../../engine/types.js';
 import type { SerializedError } from '../../errors.js';
 import type { AttemptOutcome, AttemptRow, LogRow, RunRow, StateRow, StoredWaitingOn, WorkerRow } from '../types.js';
@@ -78,7 +79,7 @@ export function toRunRow(row: SqlRunRow): RunRow {
     tags: JSON.parse(row.tags) as Record<string, string>,
     metadata: JSON.parse(row.metadata) as Record<string, unknown>,
     customContext: JSON.parse(row.custom_context) as Record<string, string>,
-    trigger: JSON.parse(row.trigger) as TriggerOrigin,
+    trigger: reviveTrigger(JSON.parse(row.trigger) as TriggerOrigin),
     idempotencyKey: row.idempotency_key,
     availableAt: row.available_at,
     scheduleDeadlineAt: row.schedule_deadline_at,

@@ -13,16 +13,22 @@ import type {
   CancelResult,
   ClaimRequest,
   CreatedRun,
+  EventFilter,
+  EventRow,
+  FireRequest,
+  FireResult,
   LeaseRef,
   LeaseRenewal,
   LogRow,
   NewLog,
   NewRun,
+  NewSchedule,
   NewStep,
   RegisteredTask,
   RunFilter,
   RunPage,
   RunRow,
+  ScheduleRow,
   Settlement,
   StateRow,
   StepRow,
@@ -37,6 +43,7 @@ import { claimRuns } from './claim-runs.js';
 import { SqliteConnection } from './connection.js';
 import { requestCancel, retryRun, sweep } from './control.js';
 import { createRuns } from './create-runs.js';
+import * as es from './events-schedules.js';
 import { migrateSqlite } from './migrate.js';
 import * as reads from './reads.js';
 import { loadSteps, recordSteps } from './steps.js';
@@ -207,10 +214,12 @@ export class SqliteStore implements Store {
 
   registerTasks(namespace: string, tasks: readonly Omit<RegisteredTask, 'updatedAt'>[]): Promise<void> {
     return this.c.write(() => {
-      const upsert = this.c.stmt(`INSERT INTO task_registry (namespace, name, kind, version, input_schema, updated_at)
-        VALUES (?, ?, ?, ?, ?, ?)
+      const upsert =
+        this.c.stmt(`INSERT INTO task_registry (namespace, name, kind, version, input_schema, updated_at, triggers, template)
+        VALUES (?, ?, ?, ?, ?, ?, ?, ?)
         ON CONFLICT (namespace, name) DO UPDATE SET kind = excluded.kind, version = excluded.version,
-          input_schema = excluded.input_schema, updated_at = excluded.updated_at`);
+          input_schema = excluded.input_schema, updated_at = excluded.updated_at, triggers = excluded.triggers,
+          template = excluded.template`);
       const now = this.c.now();
       for (const task of tasks) {
         upsert.run(
@@ -220,6 +229,8 @@ export class SqliteStore implements Store {
           task.version,
           task.inputSchema === null ? null : JSON.stringify(task.inputSchema),
           now,
+          task.triggers ? JSON.stringify(task.triggers) : null,
+          task.template ? JSON.stringify(task.template) : null,
         );
       }
     });
@@ -227,6 +238,46 @@ export class SqliteStore implements Store {
 
   listTasks(namespace: string): Promise<RegisteredTask[]> {
     return this.c.read(() => reads.listTasks(this.c, namespace));
+  }
+
+  pushEvent(event: EventRow, runs: readonly NewRun[]): Promise<CreatedRun[]> {
+    return this.c.write(() => es.pushEvent(this.c, event, runs));
+  }
+
+  getEvent(namespace: string, id: string): Promise<EventRow | undefined> {
+    return this.c.read(() => es.getEvent(this.c, namespace, id));
+  }
+
+  listEvents(filter: EventFilter): Promise<{ items: EventRow[]; nextCursor: string | undefined }> {
+    return this.c.read(() => es.listEvents(this.c, filter));
+  }
+
+  createSchedule(schedule: NewSchedule): Promise<ScheduleRow> {
+    return this.c.write(() => es.createSchedule(this.c, schedule));
+  }
+
+  syncCodeSchedules(namespace: string, targetName: string, schedules: readonly NewSchedule[]): Promise<void> {
+    return this.c.write(() => es.syncCodeSchedules(this.c, namespace, targetName, schedules));
+  }
+
+  listSchedules(namespace: string): Promise<ScheduleRow[]> {
+    return this.c.read(() => es.listSchedules(this.c, namespace));
+  }
+
+  deleteSchedule(namespace: string, id: string): Promise<boolean> {
+    return this.c.write(() => es.deleteSchedule(this.c, namespace, id));
+  }
+
+  dueSchedules(namespace: string, limit: number): Promise<ScheduleRow[]> {
+    return this.c.read(() => es.dueSchedules(this.c, namespace, limit));
+  }
+
+  nextScheduleAt(namespace: string): Promise<number | null> {
+    return this.c.read(() => es.nextScheduleAt(this.c, namespace));
+  }
+
+  fireSchedule(request: FireRequest): Promise<FireResult> {
+    return this.c.write(() => es.fireSchedule(this.c, request));
   }
 
   secret(): Promise<string> {

@@ -25,7 +25,7 @@ describe('retry policy', () => {
       fc.property(
         fc.integer({ min: 0, max: 10 }),
         fc.double({ min: 0, max: 1, noNaN: true }),
-        fc.double({ min: 0, max: 0.999 }),
+        fc.double({ min: 0, max: 0.999, noNaN: true }),
         (attempt, jitter, r) => {
           const policy = { ...base, retryJitter: jitter };
           const plain = Math.min(200 * 2 ** attempt, 2_000);
