@@ -45,7 +45,18 @@ const priceCatalog = baton.task({ name: 'price-catalog' }, async (count: number)
   return { items: prices.length, total: prices.reduce((a, b) => a + b, 0) };
 });
 
-const worker = baton.worker({ name: 'workflow-worker', slots: 20, tasks: [order, price, priceCatalog] });
+// A workflow started by an event, and a task that streams its progress as it goes.
+const onSignup = baton.workflow<{ email: string }>({ name: 'on-signup', on: { events: ['user:signed-up'] } });
+onSignup.task(
+  { name: 'welcome' },
+  async (input, ctx) => `welcome mail to ${input.email} (source: ${String(ctx.additionalMetadata.source)})`,
+);
+
+const importer = baton.task({ name: 'import-rows' }, async function* (input: { batches: number }) {
+  for (let batch = 1; batch <= input.batches; batch++) yield { batch, rows: batch * 100 };
+});
+
+const worker = baton.worker({ name: 'workflow-worker', slots: 20, tasks: [order, price, priceCatalog, onSignup, importer] });
 await worker.start();
 
 for (const input of [
@@ -69,4 +80,20 @@ for (const input of [
 }
 
 console.log(`price-catalog: ${JSON.stringify(await priceCatalog.run(100))}`);
+
+await baton.events.push('user:signed-up', { email: 'ada@example.com' }, { metadata: { source: 'landing-page' } });
+const signup = (await baton.runs.list({ task: 'on-signup', limit: 1 })).items[0];
+if (signup) console.log(`event-triggered: ${JSON.stringify(await (await baton.runs.get(signup.id)).result())}`);
+
+const imported = await importer.enqueue({ batches: 3 });
+for await (const chunk of imported.stream()) console.log(`stream: ${JSON.stringify(chunk)}`);
+
+const reminder = await baton.schedule(price, 7, { at: new Date(Date.now() + 300) });
+console.log(
+  `scheduled: ${(await baton.schedules.list()).some((s) => s.id === reminder.id) ? 'a one-off run of price-item in 300 ms' : 'missing'}`,
+);
+// Wait (at most 10 s) until the scheduler has fired it.
+for (let i = 0; i < 100 && (await baton.schedules.get(reminder.id))?.nextFireAt; i++)
+  await new Promise((r) => setTimeout(r, 100));
+console.log(`fired: ${(await baton.schedules.get(reminder.id))?.nextFireAt === null ? 'yes' : 'not yet'}`);
 await baton.close();

@@ -45,5 +45,9 @@ describe('examples', () => {
     expect(out).toContain('o-3: failed:');
     expect(out).toContain('tasks: charge=Failed on-failure=Completed reserve=Completed ship=Cancelled validate=Completed');
     expect(out).toContain('price-catalog: {"items":100,"total":14850}');
+    expect(out).toContain('event-triggered: {"welcome":"welcome mail to ada@example.com (source: landing-page)"}');
+    expect(out).toContain('stream: {"batch":1,"rows":100}\nstream: {"batch":2,"rows":200}\nstream: {"batch":3,"rows":300}');
+    expect(out).toContain('scheduled: a one-off run of price-item in 300 ms');
+    expect(out).toContain('fired: yes');
   }, 90_000);
 });
