@@ -10,7 +10,14 @@ import { AsyncLocalStorage } from 'node:async_hooks';
 import { randomUUID } from 'node:crypto';
 import { type Duration, parseDuration } from '../engine/duration.js';
 import { deserialize, serializeWithLimit } from '../engine/serializer.js';
-import { deserializeError, NonDeterminismError, type SerializedError, serializeError, toError } from '../errors.js';
+import {
+  deserializeError,
+  LeaseLostError,
+  NonDeterminismError,
+  type SerializedError,
+  serializeError,
+  toError,
+} from '../errors.js';
 import type { AttemptControl, TaskContextData } from './task-context.js';
 import { TaskContext } from './task-context.js';
 
@@ -38,6 +45,17 @@ export interface DurableControl {
    */
   suspend(wakeAt: number, message: string): Promise<never>;
   readonly outputLimit: number;
+  /** Runs `fn` in the database transaction that records the step (see Store.runStepTransaction). */
+  transaction<T>(
+    step: { key: string; seq: number },
+    fn: (tx: DurableTransaction) => Promise<T>,
+    encode: (value: T) => string | null,
+  ): Promise<{ outcome: 'committed'; value: T } | { outcome: 'exists'; record: StepRecord } | { outcome: 'fenced' }>;
+}
+
+/** SQL on Baton's own connection inside `ctx.transaction`: `$1, $2, …` placeholders on both stores. */
+export interface DurableTransaction {
+  query<R = Record<string, unknown>>(sql: string, params?: readonly unknown[]): Promise<{ rows: R[]; rowCount: number }>;
 }
 
 export interface StepOptions {
@@ -90,17 +108,7 @@ export class DurableContext<Input = unknown, Lifespan = unknown> extends TaskCon
 
   /** Runs `fn` once and records its result (or its final error); a re-execution returns the record. */
   async step<T>(name: string, fn: () => T | Promise<T>, options: StepOptions = {}): Promise<Awaited<T>> {
-    if (typeof name !== 'string' || name.length === 0 || name.includes('#') || name.startsWith('$')) {
-      throw new TypeError(
-        `step name must be a non-empty string without '#' that does not start with '$', got ${JSON.stringify(name)}`,
-      );
-    }
-    const outer = stepScope.getStore();
-    if (outer) {
-      throw new TypeError(
-        `ctx.step("${name}") was called inside step "${outer.key}": steps cannot be nested; call it after the step`,
-      );
-    }
+    this.#checkStepName(name);
     const { key, seq, n } = this.#next(name);
     const recorded = this.#check(key, seq, 'step');
     if (recorded) {
@@ -131,6 +139,42 @@ export class DurableContext<Input = unknown, Lifespan = unknown> extends TaskCon
       await this.#durable.record({ key, seq, kind: 'step', output, error: null });
       return value as Awaited<T>;
     }
+  }
+
+  /**
+   * A step whose writes through Baton's own database connection (`tx.query(sql,
+   * params)`) commit in the same transaction as its record: exactly once. A
+   * re-execution returns the record; a crash before COMMIT rolls everything back
+   * and the step runs again. Keep it short: it holds the run's row lock.
+   */
+  async transaction<T>(name: string, fn: (tx: DurableTransaction) => Promise<T>): Promise<Awaited<T>> {
+    this.#checkStepName(name);
+    const { key, seq, n } = this.#next(name);
+    const recorded = this.#check(key, seq, 'step');
+    if (recorded) {
+      if (recorded.error) throw deserializeError(recorded.error);
+      return deserialize(recorded.output) as Awaited<T>;
+    }
+    let result: Awaited<ReturnType<DurableControl['transaction']>>;
+    try {
+      result = await this.#durable.transaction(
+        { key, seq },
+        (tx) => stepScope.run({ key, name, n }, () => fn(tx)),
+        (value) => serializeWithLimit(value, `output of transaction "${name}"`, this.#durable.outputLimit) ?? null,
+      );
+    } catch (thrown) {
+      const error = toError(thrown);
+      if (!this.signal.aborted) {
+        await this.#durable.record({ key, seq, kind: 'step', output: null, error: serializeError(error) });
+      }
+      throw error;
+    }
+    if (result.outcome === 'fenced') throw new LeaseLostError(this.taskRunId);
+    if (result.outcome === 'exists') {
+      if (result.record.error) throw deserializeError(result.record.error);
+      return deserialize(result.record.output) as Awaited<T>;
+    }
+    return result.value as Awaited<T>;
   }
 
   /**
@@ -176,6 +220,20 @@ export class DurableContext<Input = unknown, Lifespan = unknown> extends TaskCon
     const value = randomUUID();
     this.#durable.recordLater({ key, seq, kind: 'uuid', output: JSON.stringify(value), error: null });
     return value;
+  }
+
+  #checkStepName(name: string): void {
+    if (typeof name !== 'string' || name.length === 0 || name.includes('#') || name.startsWith('$')) {
+      throw new TypeError(
+        `step name must be a non-empty string without '#' that does not start with '$', got ${JSON.stringify(name)}`,
+      );
+    }
+    const outer = stepScope.getStore();
+    if (outer) {
+      throw new TypeError(
+        `ctx.step("${name}") was called inside step "${outer.key}": steps cannot be nested; call it after the step`,
+      );
+    }
   }
 
   #next(name: string): { key: string; seq: number; n: number } {

@@ -123,7 +123,7 @@ function objectToJson(object: object, path: string, seen: Set<object>): Json {
   const out: { [key: string]: Json } = {};
   for (const key of Object.keys(object)) {
     checkString(key, `${path} key`);
-    out[key] = toJson((object as Record<string, unknown>)[key], `${path}.${key}`, seen);
+    setOwn(out, key, toJson((object as Record<string, unknown>)[key], `${path}.${key}`, seen));
   }
   // A user object that has our tag key is wrapped so decoding cannot mistake it for ours.
   return TAG in out ? { [TAG]: 'escaped', v: out } : out;

@@ -219,6 +219,18 @@ export interface StepRow {
 
 export type NewStep = Omit<StepRow, 'runId' | 'createdAt'>;
 
+/** SQL on Baton's own connection inside a step's transaction: `$1, $2, …` placeholders on both stores. */
+export interface UserTransaction {
+  query<R = Record<string, unknown>>(sql: string, params?: readonly unknown[]): Promise<{ rows: R[]; rowCount: number }>;
+}
+
+export type StepTransactionResult<T> =
+  | { outcome: 'committed'; value: T }
+  /** Another execution recorded this step first: its writes stand, these were rolled back. */
+  | { outcome: 'exists'; record: StepRow }
+  /** The lease was lost: nothing was written. */
+  | { outcome: 'fenced' };
+
 export interface StreamChunkRow {
   runId: string;
   seq: number;
@@ -388,6 +400,17 @@ export interface Store {
    * lease was lost (nothing written).
    */
   recordSteps(lease: LeaseRef, steps: readonly NewStep[]): Promise<boolean>;
+  /**
+   * Runs `fn` in one database transaction that also records the step (its output
+   * from `encode`), fenced by the lease: the user's writes and the record commit
+   * together or not at all.
+   */
+  runStepTransaction<T>(
+    lease: LeaseRef,
+    step: { key: string; seq: number; attempt: number },
+    fn: (tx: UserTransaction) => Promise<T>,
+    encode: (value: T) => string | null,
+  ): Promise<StepTransactionResult<T>>;
 
   requestCancel(namespace: string, runId: string, reason: string): Promise<CancelResult | undefined>;
   retryRun(namespace: string, runId: string): Promise<RunRow>;

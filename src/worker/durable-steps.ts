@@ -5,7 +5,7 @@
  * the attempt settles.
  */
 import { sleepOn } from '../clock/clock.js';
-import type { DurableControl, StepRecord } from '../context/durable-context.js';
+import type { DurableControl, DurableTransaction, StepRecord } from '../context/durable-context.js';
 import { LeaseLostError } from '../errors.js';
 import type { LeaseRef, StepRow } from '../store/types.js';
 import type { AttemptHost } from './attempt.js';
@@ -42,6 +42,18 @@ export class DurableSteps implements DurableControl {
       steps.map((s) => ({ ...s, attempt: this.#attempt })),
     );
     if (!ok) throw new LeaseLostError(this.#lease.runId);
+  }
+
+  async transaction<T>(
+    step: { key: string; seq: number },
+    fn: (tx: DurableTransaction) => Promise<T>,
+    encode: (value: T) => string | null,
+  ): Promise<{ outcome: 'committed'; value: T } | { outcome: 'exists'; record: StepRecord } | { outcome: 'fenced' }> {
+    await this.flush();
+    const result = await this.#host.store.runStepTransaction(this.#lease, { ...step, attempt: this.#attempt }, fn, encode);
+    if (result.outcome !== 'exists') return result;
+    const r = result.record;
+    return { outcome: 'exists', record: { key: r.key, seq: r.seq, kind: r.kind, output: r.output, error: r.error } };
   }
 
   recordLater(step: StepRecord): void {

@@ -34,10 +34,12 @@ import type {
   Settlement,
   StateRow,
   StepRow,
+  StepTransactionResult,
   Store,
   StoredDag,
   StreamChunkRow,
   SweepResult,
+  UserTransaction,
   WorkerRow,
 } from '../types.js';
 import { appendStream, renewLeases, saveCheckpoint, setDeadline, setProgress } from './attempt-writes.js';
@@ -58,7 +60,7 @@ import { NotifyListener } from './listener.js';
 import { DEFAULT_SCHEMA, migrateWithClient } from './migrate.js';
 import * as reads from './reads.js';
 import { settle } from './settle.js';
-import { loadSteps, recordSteps } from './steps.js';
+import { loadSteps, recordSteps, runStepTransaction } from './steps.js';
 import { markWorkerStopped, registerTasks, upsertWorker } from './workers.js';
 
 export { migratePostgres, migrationSql } from './migrate.js';
@@ -162,6 +164,15 @@ export class PostgresStore implements Store {
 
   recordSteps(lease: LeaseRef, steps: readonly NewStep[]): Promise<boolean> {
     return this.c.tx((tx) => recordSteps(tx, lease, steps));
+  }
+
+  runStepTransaction<T>(
+    lease: LeaseRef,
+    step: { key: string; seq: number; attempt: number },
+    fn: (tx: UserTransaction) => Promise<T>,
+    encode: (value: T) => string | null,
+  ): Promise<StepTransactionResult<T>> {
+    return runStepTransaction(this.c, lease, step, fn, encode);
   }
 
   loadCheckpoint(runId: string): Promise<string | null> {

@@ -52,8 +52,12 @@ export class SqliteConnection {
     return statement;
   }
 
+  #userTransaction: Promise<void> | undefined = undefined;
+
   /** Runs `fn` in one BEGIN IMMEDIATE transaction, retrying while another writer holds the lock. */
   async write<T>(fn: () => T): Promise<T> {
+    // A user transaction (ctx.transaction) holds this connection's write transaction across awaits.
+    for (let i = 0; i < 1_000_000 && this.#userTransaction; i++) await this.#userTransaction;
     const started = performance.now();
     for (let attempt = 0; ; attempt++) {
       try {
@@ -65,6 +69,44 @@ export class SqliteConnection {
         }
         throw storageError(error, this.path);
       }
+    }
+  }
+
+  /**
+   * Runs async `fn` inside BEGIN IMMEDIATE on this connection; this process's other writes
+   * wait for it, other processes' writes retry on busy. Commits when `fn` resolves.
+   */
+  async writeAsync<T>(fn: () => Promise<T>): Promise<T> {
+    for (let i = 0; i < 1_000_000 && this.#userTransaction; i++) await this.#userTransaction;
+    let release!: () => void;
+    this.#userTransaction = new Promise<void>((resolve) => {
+      release = resolve;
+    });
+    try {
+      const started = performance.now();
+      for (let attempt = 0; ; attempt++) {
+        try {
+          this.db.exec('BEGIN IMMEDIATE');
+          break;
+        } catch (error) {
+          if (isBusy(error) && performance.now() - started < MAX_BUSY_WAIT_MS) {
+            await new Promise((r) => setTimeout(r, Math.min(2 ** attempt, 50) * (0.5 + Math.random())));
+            continue;
+          }
+          throw storageError(error, this.path);
+        }
+      }
+      try {
+        const result = await fn();
+        this.db.exec('COMMIT');
+        return result;
+      } catch (error) {
+        if (this.db.inTransaction) this.db.exec('ROLLBACK');
+        throw error;
+      }
+    } finally {
+      this.#userTransaction = undefined;
+      release();
     }
   }
 

@@ -32,10 +32,12 @@ import type {
   Settlement,
   StateRow,
   StepRow,
+  StepTransactionResult,
   Store,
   StoredDag,
   StreamChunkRow,
   SweepResult,
+  UserTransaction,
   WorkerRow,
 } from '../types.js';
 import { appendStream, renewLeases, saveCheckpoint, setDeadline, setProgress, settle } from './attempt-writes.js';
@@ -46,7 +48,7 @@ import { createRuns } from './create-runs.js';
 import * as es from './events-schedules.js';
 import { migrateSqlite } from './migrate.js';
 import * as reads from './reads.js';
-import { loadSteps, recordSteps } from './steps.js';
+import { loadSteps, recordSteps, runStepTransaction } from './steps.js';
 
 export class SqliteStore implements Store {
   readonly kind = 'sqlite' as const;
@@ -134,6 +136,15 @@ export class SqliteStore implements Store {
 
   recordSteps(lease: LeaseRef, steps: readonly NewStep[]): Promise<boolean> {
     return this.c.write(() => recordSteps(this.c, lease, steps));
+  }
+
+  runStepTransaction<T>(
+    lease: LeaseRef,
+    step: { key: string; seq: number; attempt: number },
+    fn: (tx: UserTransaction) => Promise<T>,
+    encode: (value: T) => string | null,
+  ): Promise<StepTransactionResult<T>> {
+    return runStepTransaction(this.c, lease, step, fn, encode);
   }
 
   requestCancel(namespace: string, runId: string, reason: string): Promise<CancelResult | undefined> {

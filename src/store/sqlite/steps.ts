@@ -1,6 +1,6 @@
 /** Recorded steps of durable tasks: load in call order, record (first writer wins, fenced). */
 import type { SerializedError } from '../../errors.js';
-import type { LeaseRef, NewStep, StepKind, StepRow } from '../types.js';
+import type { LeaseRef, NewStep, StepKind, StepRow, StepTransactionResult, UserTransaction } from '../types.js';
 import type { SqliteConnection } from './connection.js';
 
 interface SqlStepRow {
@@ -58,4 +58,63 @@ export function recordSteps(c: SqliteConnection, lease: LeaseRef, steps: readonl
 /** A retry runs failed steps again: their recorded errors are dropped, successes stay. */
 export function forgetFailedSteps(c: SqliteConnection, runId: string): void {
   c.stmt('DELETE FROM steps WHERE run_id = ? AND error IS NOT NULL').run(runId);
+}
+
+/** `$1, $2, …` placeholders become named `@p1, @p2, …`, bound from the positional values. */
+function toSqlite(sql: string, params: readonly unknown[]): { sql: string; bound: Record<string, unknown> } {
+  const bound: Record<string, unknown> = {};
+  params.forEach((value, i) => {
+    bound[`p${i + 1}`] = typeof value === 'boolean' ? Number(value) : value;
+  });
+  return { sql: sql.replace(/\$(\d+)/g, '@p$1'), bound };
+}
+
+export async function runStepTransaction<T>(
+  c: SqliteConnection,
+  lease: LeaseRef,
+  step: { key: string; seq: number; attempt: number },
+  fn: (tx: UserTransaction) => Promise<T>,
+  encode: (value: T) => string | null,
+): Promise<StepTransactionResult<T>> {
+  class Rollback extends Error {}
+  let result: StepTransactionResult<T> | undefined;
+  try {
+    await c.writeAsync(async () => {
+      const leased = c
+        .stmt(`SELECT 1 FROM runs WHERE id = ? AND lease_epoch = ? AND status IN ('Running', 'Retrying', 'Cancelling')`)
+        .get(lease.runId, lease.epoch);
+      if (!leased) {
+        result = { outcome: 'fenced' };
+        throw new Rollback();
+      }
+      const tx: UserTransaction = {
+        async query<R>(sql: string, params: readonly unknown[] = []) {
+          const converted = toSqlite(sql, params);
+          const statement = c.db.prepare(converted.sql);
+          const args = params.length > 0 ? [converted.bound] : [];
+          if (statement.reader) {
+            const rows = statement.all(...args) as R[];
+            return { rows, rowCount: rows.length };
+          }
+          const info = statement.run(...args);
+          return { rows: [] as R[], rowCount: info.changes };
+        },
+      };
+      const value = await fn(tx);
+      const output = encode(value);
+      const inserted = c
+        .stmt(`INSERT INTO steps (run_id, step_key, seq, kind, output, error, attempt, epoch, created_at)
+          VALUES (?, ?, ?, 'step', ?, NULL, ?, ?, ?) ON CONFLICT (run_id, step_key) DO NOTHING`)
+        .run(lease.runId, step.key, step.seq, output, step.attempt, lease.epoch, c.now());
+      if (inserted.changes === 0) {
+        const record = loadSteps(c, lease.runId).find((s) => s.key === step.key) as StepRow;
+        result = { outcome: 'exists', record };
+        throw new Rollback();
+      }
+      result = { outcome: 'committed', value };
+    });
+  } catch (error) {
+    if (!(error instanceof Rollback)) throw error;
+  }
+  return result as StepTransactionResult<T>;
 }

@@ -48,6 +48,14 @@ describe('serializer', () => {
     expect(({} as Record<string, unknown>).polluted).toBeUndefined();
   });
 
+  it('keeps an own __proto__ key when serializing (found by the JSON property test)', () => {
+    const value = JSON.parse('{"__proto__": {"a": 1}, "b": 2}') as Record<string, unknown>;
+    const back = roundTrip(value) as Record<string, unknown>;
+    expect(Object.keys(back)).toEqual(['__proto__', 'b']);
+    expect(Object.getOwnPropertyDescriptor(back, '__proto__')?.value).toEqual({ a: 1 });
+    expect(Object.getPrototypeOf(back)).toBe(Object.prototype);
+  });
+
   it('refuses functions, symbols, cycles and lone surrogates, naming the path', () => {
     expect(() => serialize({ a: { fn: () => 1 } }, 'output')).toThrow(/output\.a\.fn is a function/);
     expect(() => serialize({ s: Symbol('x') }, 'output')).toThrow(SerializationError);
