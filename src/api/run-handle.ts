@@ -151,6 +151,51 @@ export class RunHandle<Output = unknown> {
     return new RunHandle<Output>(this.#runtime, created?.id ?? id, 'created');
   }
 
+  /**
+   * A new run of the same durable task with the same input, reusing this run's recorded
+   * steps before `fromStep` (a step name — its first call — or `name#n`); `fromStep` and
+   * everything after it run again. Its trigger is `{ kind: 'fork', sourceRunId, fromStep }`.
+   */
+  async fork(options: { fromStep: string }): Promise<RunHandle<Output>> {
+    const store = await this.#runtime.store();
+    const source = await this.#get();
+    if (source.kind === 'workflow' || source.workflowRunId !== source.id) {
+      throw new InvalidStateError(`run ${source.id} is not a standalone durable task run; only those can be forked`);
+    }
+    const steps = await store.loadSteps(source.id);
+    const key = options.fromStep.includes('#') ? options.fromStep : `${options.fromStep}#1`;
+    const from = steps.find((s) => s.key === key);
+    if (!from) {
+      const known = steps.filter((s) => s.kind === 'step').map((s) => s.key);
+      throw new InvalidStateError(
+        `run ${source.id} has no recorded step "${key}" to fork from (recorded: ${known.join(', ') || 'none'})`,
+      );
+    }
+    const id = newId(this.#runtime.clock.now());
+    await store.createRuns(this.#runtime.namespace, [
+      {
+        id,
+        workflowRunId: id,
+        workflowName: source.workflowName,
+        taskName: source.taskName,
+        queueKey: source.queueKey,
+        parentRunId: null,
+        parentWorkflowRunId: null,
+        priority: source.priority,
+        input: source.input,
+        tags: source.tags,
+        metadata: source.metadata,
+        customContext: source.customContext,
+        trigger: { kind: 'fork', sourceRunId: source.id, fromStep: key },
+        maxCrashes: source.maxCrashes,
+        cancelGraceMs: source.cancelGraceMs,
+        copySteps: { fromRunId: source.id, beforeSeq: from.seq },
+      },
+    ]);
+    (await this.#runtime.notifier()).runsAvailable(this.#runtime.namespace);
+    return new RunHandle<Output>(this.#runtime, id, 'created');
+  }
+
   /** The run's stream chunks, in order: those already written, then live ones until the run ends. */
   async *stream(): AsyncGenerator<unknown, void, void> {
     const store = await this.#runtime.store();

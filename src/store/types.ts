@@ -113,6 +113,8 @@ export interface NewRun {
   maxCrashes: number;
   cancelGraceMs: number;
   idempotency?: { key: string; inputHash: string; windowMs: number };
+  /** A fork: copy the source run's recorded steps that came before `beforeSeq`, in the same transaction. */
+  copySteps?: { fromRunId: string; beforeSeq: number };
 }
 
 export interface CreatedRun {

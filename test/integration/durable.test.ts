@@ -185,6 +185,40 @@ describeEachStore('durable tasks', (backend: BackendName) => {
     expect(tries).toBe(1);
   });
 
+  it('forks a new run from a step: steps before it are reused, it and the rest run again', async () => {
+    const calls: string[] = [];
+    const task = baton.durableTask({ name: 'forkable' }, async (n: number, ctx) => {
+      const a = await ctx.step('a', async () => {
+        calls.push('a');
+        return n + 1;
+      });
+      const b = await ctx.step('b', async () => {
+        calls.push('b');
+        return a * 10;
+      });
+      const c = await ctx.step('c', async () => {
+        calls.push('c');
+        return b + 1;
+      });
+      return { a, b, c, trigger: ctx.trigger };
+    });
+    await start(task);
+    const source = await task.enqueue(4);
+    expect((await source.result({ timeout: '20s' })).c).toBe(51);
+    const forked = await source.fork({ fromStep: 'b' });
+    expect(forked.id).not.toBe(source.id);
+    expect(await forked.result({ timeout: '20s' })).toEqual({
+      a: 5,
+      b: 50,
+      c: 51,
+      trigger: { kind: 'fork', sourceRunId: source.id, fromStep: 'b#1' },
+    });
+    expect(calls).toEqual(['a', 'b', 'c', 'b', 'c']);
+    await expect(source.fork({ fromStep: 'nope' })).rejects.toThrow(
+      /no recorded step "nope#1" to fork from \(recorded: a#1, b#1, c#1\)/,
+    );
+  });
+
   it('refuses nested steps, bad step names and sleeping inside a step with clear errors', async () => {
     const task = baton.durableTask({ name: 'bad-steps' }, async (kind: string, ctx) => {
       if (kind === 'nested') await ctx.step('outer', async () => ctx.step('inner', async () => 1));

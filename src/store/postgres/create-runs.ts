@@ -89,6 +89,14 @@ export async function createRuns(tx: Tx, namespace: string, runs: readonly NewRu
      FROM inserted i JOIN json_to_recordset($4::json) AS st(name text, type text) ON st.name = i.status`,
       [JSON.stringify(rows), namespace, now, JSON.stringify(STATE_TYPE_ROWS)],
     );
+    for (const run of runs) {
+      if (!run.copySteps || !rows.some((r) => r.id === run.id)) continue;
+      await tx.query(
+        `INSERT INTO ${t.steps} (run_id, step_key, seq, kind, output, error, attempt, epoch, created_at)
+         SELECT $1, step_key, seq, kind, output, error, 0, 0, $2 FROM ${t.steps} WHERE run_id = $3 AND seq < $4 AND error IS NULL`,
+        [run.id, now, run.copySteps.fromRunId, run.copySteps.beforeSeq],
+      );
+    }
     tx.notify({ t: 'available', ns: namespace });
   }
   return results;

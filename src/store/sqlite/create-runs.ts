@@ -82,6 +82,15 @@ export function createRuns(c: SqliteConnection, namespace: string, runs: readonl
       waitingOn ? JSON.stringify(waitingOn) : null,
     );
     insertState(c, run.id, 0, status, now, { waitingOn });
+    if (run.copySteps) {
+      c.stmt(`INSERT INTO steps (run_id, step_key, seq, kind, output, error, attempt, epoch, created_at)
+        SELECT ?, step_key, seq, kind, output, error, 0, 0, ? FROM steps WHERE run_id = ? AND seq < ? AND error IS NULL`).run(
+        run.id,
+        now,
+        run.copySteps.fromRunId,
+        run.copySteps.beforeSeq,
+      );
+    }
     results.push({ id: run.id, outcome: 'created' });
   }
   return results;
