@@ -4,21 +4,16 @@
  * on their parents, all in one transaction. The ambient scope applies as for
  * tasks: inside a task, the workflow run is its child.
  */
-import { createHash } from 'node:crypto';
-import { currentScope, openFrame } from '../context/ambient-store.js';
-import { parseDuration } from '../engine/duration.js';
-import { validateWith } from '../engine/schema.js';
-import { serializeWithLimit } from '../engine/serializer.js';
+import type { Schema } from '../engine/schema.js';
 import type { TriggerOrigin } from '../engine/types.js';
-import { ValidationError } from '../errors.js';
 import { newId } from '../ids.js';
 import type { NewRun, StoredDag } from '../store/types.js';
-import { checkEnqueueOptions, type Enqueued, type EnqueueOptions } from './enqueue.js';
+import { type Enqueued, type EnqueueOptions, enqueueBasis } from './enqueue.js';
 import type { BatonRuntime } from './runtime.js';
 
 interface WorkflowLike {
   readonly name: string;
-  readonly inputSchema: import('../engine/schema.js').Schema | undefined;
+  readonly inputSchema: Schema | undefined;
   dag(): StoredDag;
 }
 
@@ -32,50 +27,22 @@ export async function prepareWorkflowRun(
   options: EnqueueOptions = {},
   trigger?: TriggerOrigin,
 ): Promise<PreparedWorkflowRun> {
-  checkEnqueueOptions(options);
-  if (options.delay !== undefined && options.runAt !== undefined) {
-    throw new ValidationError('enqueue options: give delay or runAt, not both', [
-      { path: 'delay', message: 'conflicts with runAt' },
-    ]);
-  }
   const dag = workflow.dag();
-  await validateWith(workflow.inputSchema, input, `input of workflow "${workflow.name}"`);
-  const encoded = serializeWithLimit(input, `input of workflow "${workflow.name}"`, runtime.limits.input) ?? null;
-  const scope = currentScope();
-  const parent = options.detached ? undefined : openFrame()?.context;
-  const tags = options.detached
-    ? { ...(options.tags ?? {}) }
-    : { ...(parent?.tags ?? {}), ...scope.tags, ...(options.tags ?? {}) };
-  const metadata = options.detached
-    ? { ...(options.metadata ?? {}) }
-    : { ...(parent?.additionalMetadata ?? {}), ...(options.metadata ?? {}) };
-  const customContext = options.detached ? {} : { ...scope.customContext };
-  const origin: TriggerOrigin = trigger ?? (parent ? { kind: 'child', parentTaskRunId: parent.taskRunId } : { kind: 'manual' });
-  const timing: Pick<NewRun, 'delayMs' | 'runAt'> = {};
-  if (options.delay !== undefined) timing.delayMs = parseDuration(options.delay, 'delay');
-  if (options.runAt !== undefined) timing.runAt = options.runAt instanceof Date ? options.runAt.getTime() : options.runAt;
+  const basis = await enqueueBasis(runtime, `workflow "${workflow.name}"`, workflow.inputSchema, input, options, trigger);
   const rows = buildWorkflowRows(runtime, {
     workflowName: workflow.name,
     dag,
-    input: encoded,
-    tags,
-    metadata,
-    customContext,
-    trigger: origin,
-    parentRunId: parent?.taskRunId ?? null,
-    parentWorkflowRunId: parent?.workflowRunId ?? null,
+    input: basis.encoded,
+    tags: basis.tags,
+    metadata: basis.metadata,
+    customContext: basis.customContext,
+    trigger: basis.origin,
+    parentRunId: basis.parentRunId,
+    parentWorkflowRunId: basis.parentWorkflowRunId,
     priority: options.priority,
-    timing,
+    timing: basis.timing,
   });
-  if (options.idempotencyKey !== undefined) {
-    rows[0].idempotency = {
-      key: options.idempotencyKey,
-      inputHash: createHash('sha256')
-        .update(encoded ?? '')
-        .digest('hex'),
-      windowMs: runtime.idempotencyWindowMs,
-    };
-  }
+  if (basis.idempotency) rows[0].idempotency = basis.idempotency;
   return rows;
 }
 

@@ -8,7 +8,7 @@ import { createHash } from 'node:crypto';
 import { currentScope, openFrame } from '../context/ambient-store.js';
 import { type Duration, parseDuration } from '../engine/duration.js';
 import { checkOptions, is } from '../engine/options.js';
-import { validateWith } from '../engine/schema.js';
+import { type Schema, validateWith } from '../engine/schema.js';
 import { serializeWithLimit } from '../engine/serializer.js';
 import type { EnqueueOutcome, JsonValue, TriggerOrigin } from '../engine/types.js';
 import { ValidationError } from '../errors.js';
@@ -55,6 +55,69 @@ export function checkEnqueueOptions(options: unknown): void {
   });
 }
 
+/** What every enqueue (task or workflow) takes from its options and the ambient scope. */
+export interface EnqueueBasis {
+  encoded: string | null;
+  tags: Record<string, string>;
+  metadata: Record<string, unknown>;
+  customContext: Record<string, string>;
+  origin: TriggerOrigin;
+  parentRunId: string | null;
+  parentWorkflowRunId: string | null;
+  timing: Pick<NewRun, 'delayMs' | 'runAt'>;
+  idempotency: NewRun['idempotency'];
+}
+
+/**
+ * Checks the options, validates and encodes the input (nothing is stored when it is
+ * invalid), and applies the ambient scope: inside a task the run is its child and
+ * inherits its tags, metadata and custom context (explicit tags > withTags > parent).
+ */
+export async function enqueueBasis(
+  runtime: BatonRuntime,
+  what: string,
+  schema: Schema | undefined,
+  input: unknown,
+  options: EnqueueOptions,
+  trigger: TriggerOrigin | undefined,
+): Promise<EnqueueBasis> {
+  checkEnqueueOptions(options);
+  if (options.delay !== undefined && options.runAt !== undefined) {
+    throw new ValidationError('enqueue options: give delay or runAt, not both', [
+      { path: 'delay', message: 'conflicts with runAt' },
+    ]);
+  }
+  await validateWith(schema, input, `input of ${what}`);
+  const encoded = serializeWithLimit(input, `input of ${what}`, runtime.limits.input) ?? null;
+  const scope = currentScope();
+  const parent = options.detached ? undefined : openFrame()?.context;
+  const timing: Pick<NewRun, 'delayMs' | 'runAt'> = {};
+  if (options.delay !== undefined) timing.delayMs = parseDuration(options.delay, 'delay');
+  if (options.runAt !== undefined) timing.runAt = options.runAt instanceof Date ? options.runAt.getTime() : options.runAt;
+  return {
+    encoded,
+    tags: options.detached ? { ...(options.tags ?? {}) } : { ...(parent?.tags ?? {}), ...scope.tags, ...(options.tags ?? {}) },
+    metadata: options.detached
+      ? { ...(options.metadata ?? {}) }
+      : { ...(parent?.additionalMetadata ?? {}), ...(options.metadata ?? {}) },
+    customContext: options.detached ? {} : { ...scope.customContext },
+    origin: trigger ?? (parent ? { kind: 'child', parentTaskRunId: parent.taskRunId } : { kind: 'manual' }),
+    parentRunId: parent?.taskRunId ?? null,
+    parentWorkflowRunId: parent?.workflowRunId ?? null,
+    timing,
+    idempotency:
+      options.idempotencyKey === undefined
+        ? undefined
+        : {
+            key: options.idempotencyKey,
+            inputHash: createHash('sha256')
+              .update(encoded ?? '')
+              .digest('hex'),
+            windowMs: runtime.idempotencyWindowMs,
+          },
+  };
+}
+
 export async function prepareRun(
   runtime: BatonRuntime,
   def: TaskDefinition,
@@ -62,54 +125,27 @@ export async function prepareRun(
   options: EnqueueOptions = {},
   extras: EnqueueExtras = {},
 ): Promise<NewRun> {
-  checkEnqueueOptions(options);
-  if (options.delay !== undefined && options.runAt !== undefined) {
-    throw new ValidationError('enqueue options: give delay or runAt, not both', [
-      { path: 'delay', message: 'conflicts with runAt' },
-    ]);
-  }
-  await validateWith(def.inputSchema, input, `input of task "${def.name}"`);
-  const encoded = serializeWithLimit(input, `input of task "${def.name}"`, runtime.limits.input) ?? null;
-  const scope = currentScope();
-  const parent = options.detached ? undefined : openFrame()?.context;
-  const tags = options.detached
-    ? { ...(options.tags ?? {}) }
-    : { ...(parent?.tags ?? {}), ...scope.tags, ...(options.tags ?? {}) };
-  const metadata = options.detached
-    ? { ...(options.metadata ?? {}) }
-    : { ...(parent?.additionalMetadata ?? {}), ...(options.metadata ?? {}) };
-  const customContext = options.detached ? {} : { ...scope.customContext };
+  const basis = await enqueueBasis(runtime, `task "${def.name}"`, def.inputSchema, input, options, extras.trigger);
   const id = newId(runtime.clock.now());
-  const trigger: TriggerOrigin =
-    extras.trigger ?? (parent ? { kind: 'child', parentTaskRunId: parent.taskRunId } : { kind: 'manual' });
   const run: NewRun = {
     id,
     workflowRunId: id,
     workflowName: def.name,
     taskName: def.name,
-    parentRunId: parent?.taskRunId ?? null,
-    parentWorkflowRunId: parent?.workflowRunId ?? null,
+    parentRunId: basis.parentRunId,
+    parentWorkflowRunId: basis.parentWorkflowRunId,
     priority: options.priority ?? def.priority,
-    input: encoded,
-    tags,
-    metadata,
-    customContext,
-    trigger,
+    input: basis.encoded,
+    tags: basis.tags,
+    metadata: basis.metadata,
+    customContext: basis.customContext,
+    trigger: basis.origin,
     maxCrashes: def.maxCrashes,
     cancelGraceMs: def.cancelGraceMs,
+    ...basis.timing,
   };
-  if (options.delay !== undefined) run.delayMs = parseDuration(options.delay, 'delay');
-  if (options.runAt !== undefined) run.runAt = options.runAt instanceof Date ? options.runAt.getTime() : options.runAt;
   if (def.scheduleTimeoutMs !== undefined) run.scheduleTimeoutMs = def.scheduleTimeoutMs;
-  if (options.idempotencyKey !== undefined) {
-    run.idempotency = {
-      key: options.idempotencyKey,
-      inputHash: createHash('sha256')
-        .update(encoded ?? '')
-        .digest('hex'),
-      windowMs: runtime.idempotencyWindowMs,
-    };
-  }
+  if (basis.idempotency) run.idempotency = basis.idempotency;
   return run;
 }
 
