@@ -24,7 +24,7 @@ import { TaskContext } from './task-context.js';
 export interface StepRecord {
   key: string;
   seq: number;
-  kind: 'step' | 'now' | 'uuid' | 'sleep';
+  kind: 'step' | 'now' | 'uuid' | 'sleep' | 'child';
   output: string | null;
   error: SerializedError | null;
 }
@@ -43,7 +43,9 @@ export interface DurableControl {
    * Ends this attempt without ending the run: it turns Waiting, holds no slot and no
    * memory, and is executed again (replayed) from `wakeAt` on. Never resolves.
    */
-  suspend(wakeAt: number, message: string): Promise<never>;
+  suspend(wakeAt: number | null, message: string, waitForRunId?: string): Promise<never>;
+  /** Whether a run has ended, with its output or failure. */
+  runResult(runId: string): Promise<{ ended: false } | { ended: true; output: unknown } | { ended: true; error: Error }>;
   readonly outputLimit: number;
   /** Runs `fn` in the database transaction that records the step (see Store.runStepTransaction). */
   transaction<T>(
@@ -65,6 +67,18 @@ export interface StepOptions {
   retryDelay?: Duration;
   /** Time limit of one try of the step. */
   timeout?: Duration;
+}
+
+/** What `ctx.runChild` needs of a task: its name and `enqueue`. */
+export interface ChildTask<Input, Output> {
+  readonly name: string;
+  readonly __output?: Output;
+  enqueue(input: Input, options?: ChildRunOptions & { idempotencyKey?: string }): Promise<{ readonly id: string }>;
+}
+
+export interface ChildRunOptions {
+  tags?: Record<string, string>;
+  priority?: number;
 }
 
 const stepScope = new AsyncLocalStorage<{ key: string; name: string; n: number }>();
@@ -178,6 +192,37 @@ export class DurableContext<Input = unknown, Lifespan = unknown> extends TaskCon
   }
 
   /**
+   * A recorded child run: it is enqueued once (a re-execution finds the same child),
+   * and while this run awaits it, this run is Waiting and holds no slot; it resumes
+   * when the child ends. Resolves with the child's output; rejects with RunFailedError
+   * when the child did not complete.
+   */
+  async runChild<ChildInput, ChildOutput>(
+    task: ChildTask<ChildInput, ChildOutput>,
+    input: ChildInput,
+    options: ChildRunOptions = {},
+  ): Promise<ChildOutput> {
+    if (stepScope.getStore()) throw new TypeError('ctx.runChild() cannot be called inside a step');
+    const { key, seq } = this.#next(`$child:${task.name}`);
+    const recorded = this.#check(key, seq, 'child');
+    let childId: string;
+    if (recorded) {
+      childId = deserialize(recorded.output) as string;
+    } else {
+      // The idempotency key makes a re-execution that crashed before the record find the same child.
+      const handle = await task.enqueue(input, { ...options, idempotencyKey: `${this.taskRunId}:${key}` });
+      childId = handle.id;
+      await this.#durable.record({ key, seq, kind: 'child', output: JSON.stringify(childId), error: null });
+    }
+    const result = await this.#durable.runResult(childId);
+    if (!result.ended) {
+      return this.#durable.suspend(null, `waiting for child run ${childId} (${task.name})`, childId);
+    }
+    if ('error' in result) throw result.error;
+    return result.output as ChildOutput;
+  }
+
+  /**
    * Durable sleep: the run is dropped from this worker (no slot, no memory) and resumed
    * on any worker once `duration` has passed on the clock; survives restarts.
    */
@@ -288,6 +333,7 @@ export class DurableContext<Input = unknown, Lifespan = unknown> extends TaskCon
 function describe(key: string): string {
   if (key.startsWith('$now#')) return 'ctx.now()';
   if (key.startsWith('$sleep#')) return 'ctx.sleepFor()';
+  if (key.startsWith('$child:')) return `ctx.runChild(${key.slice(7).replace(/#\d+$/, '')})`;
   if (key.startsWith('$uuid#')) return 'ctx.randomUUID()';
   return `step "${key}"`;
 }

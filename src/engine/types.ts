@@ -50,7 +50,7 @@ export type WaitingOn =
   | { reason: 'cancellation'; message: string; deadline?: Date }
   | { reason: 'parents'; message: string; parents: string[] }
   | { reason: 'workflow-failure'; message: string }
-  | { reason: 'durable-wait'; message: string; until?: Date; signalKey?: string };
+  | { reason: 'durable-wait'; message: string; until?: Date; signalKey?: string; childRunId?: string };
 
 /** One state of a run: `type` is coarse, `name` is fine (DESIGN.md §2.7). */
 export interface State<Output = unknown> {

@@ -155,7 +155,16 @@ export type Settlement =
   | { kind: 'fail'; runId: string; epoch: number; error: SerializedError; stateName: 'Failed' | 'TimedOut' }
   | { kind: 'cancel'; runId: string; epoch: number; reason: string; message?: string }
   /** A durable task sleeps or waits: the run turns Waiting, holds no slot, and is claimed again at `wakeAt`. */
-  | { kind: 'suspend'; runId: string; epoch: number; wakeAt: number; waitingOn: StoredWaitingOn }
+  | {
+      kind: 'suspend';
+      runId: string;
+      epoch: number;
+      /** When to wake on its own (null: only when woken). */
+      wakeAt: number | null;
+      waitingOn: StoredWaitingOn;
+      /** Wake when this run ends (at once if it already has). */
+      waitForRunId?: string;
+    }
   /** `skipIf` said so: the run ends Skipped (type COMPLETED). */
   | { kind: 'skip'; runId: string; epoch: number; message: string }
   /** Give the run back without counting a crash (graceful stop). */
@@ -203,7 +212,7 @@ export interface AttemptRow {
   outcome: AttemptOutcome | null;
 }
 
-export type StepKind = 'step' | 'now' | 'uuid' | 'sleep';
+export type StepKind = 'step' | 'now' | 'uuid' | 'sleep' | 'child';
 
 /** A recorded step of a durable task. */
 export interface StepRow {

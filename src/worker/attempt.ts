@@ -72,7 +72,7 @@ type Ending =
   | { kind: 'lease-lost' }
   | { kind: 'release' }
   | { kind: 'skipped' }
-  | { kind: 'suspend'; wakeAt: number; message: string };
+  | { kind: 'suspend'; wakeAt: number | null; message: string; waitForRunId?: string };
 
 export class Attempt implements AttemptControl {
   readonly run: RunRow;
@@ -194,8 +194,8 @@ export class Attempt implements AttemptControl {
 
   async #loadDurable(): Promise<DurableSteps> {
     const recorded = await this.#host.store.loadSteps(this.run.id);
-    return new DurableSteps(this.#host, this.lease, this.run.attempt, recorded, (wakeAt, message) => {
-      void this.#end({ kind: 'suspend', wakeAt, message });
+    return new DurableSteps(this.#host, this.lease, this.run.attempt, recorded, (wakeAt, message, waitForRunId) => {
+      void this.#end({ kind: 'suspend', wakeAt, message, ...(waitForRunId ? { waitForRunId } : {}) });
     });
   }
 
@@ -363,7 +363,13 @@ export class Attempt implements AttemptControl {
         kind: 'suspend',
         ...base,
         wakeAt: ending.wakeAt,
-        waitingOn: { reason: 'durable-wait', message: ending.message, until: ending.wakeAt },
+        waitingOn: {
+          reason: 'durable-wait',
+          message: ending.message,
+          ...(ending.wakeAt === null ? {} : { until: ending.wakeAt }),
+          ...(ending.waitForRunId ? { childRunId: ending.waitForRunId } : {}),
+        },
+        ...(ending.waitForRunId ? { waitForRunId: ending.waitForRunId } : {}),
       });
       return;
     }

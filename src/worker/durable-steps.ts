@@ -6,7 +6,9 @@
  */
 import { sleepOn } from '../clock/clock.js';
 import type { DurableControl, DurableTransaction, StepRecord } from '../context/durable-context.js';
-import { LeaseLostError } from '../errors.js';
+import { deserialize } from '../engine/serializer.js';
+import { isTerminal } from '../engine/states.js';
+import { LeaseLostError, RunFailedError, RunNotFoundError } from '../errors.js';
 import type { LeaseRef, StepRow } from '../store/types.js';
 import type { AttemptHost } from './attempt.js';
 
@@ -18,14 +20,14 @@ export class DurableSteps implements DurableControl {
   readonly #attempt: number;
   #pending: StepRecord[] = [];
 
-  readonly #onSuspend: (wakeAt: number, message: string) => void;
+  readonly #onSuspend: (wakeAt: number | null, message: string, waitForRunId?: string) => void;
 
   constructor(
     host: AttemptHost,
     lease: LeaseRef,
     attempt: number,
     rows: readonly StepRow[],
-    onSuspend: (wakeAt: number, message: string) => void,
+    onSuspend: (wakeAt: number | null, message: string, waitForRunId?: string) => void,
   ) {
     this.#onSuspend = onSuspend;
     this.#host = host;
@@ -78,8 +80,18 @@ export class DurableSteps implements DurableControl {
     return sleepOn(this.#host.clock, ms, signal);
   }
 
-  suspend(wakeAt: number, message: string): Promise<never> {
-    this.#onSuspend(wakeAt, message);
+  async runResult(runId: string): Promise<{ ended: false } | { ended: true; output: unknown } | { ended: true; error: Error }> {
+    const run = await this.#host.store.getRun(this.#host.namespace, runId);
+    if (!run) return { ended: true, error: new RunNotFoundError(runId) };
+    if (!isTerminal(run.status)) return { ended: false };
+    if (run.status === 'Completed' || run.status === 'Cached' || run.status === 'Skipped') {
+      return { ended: true, output: deserialize(run.output) };
+    }
+    return { ended: true, error: new RunFailedError(run.id, run.status, run.error ?? undefined) };
+  }
+
+  suspend(wakeAt: number | null, message: string, waitForRunId?: string): Promise<never> {
+    this.#onSuspend(wakeAt, message, waitForRunId);
     // The handler stays parked here until it is dropped with the attempt; a later
     // execution replays it from the top.
     return new Promise<never>(() => {});

@@ -5,6 +5,7 @@
  * the queue is closed: an attempt's result is never dropped while its worker lives.
  */
 import type { StateName } from '../engine/types.js';
+import { StorageError } from '../errors.js';
 import type { Logger } from '../logger.js';
 import type { NewLog, Settlement, Store } from '../store/types.js';
 
@@ -73,6 +74,34 @@ export class WriteQueue {
     });
   }
 
+  async #writeOneByOne(
+    logs: { log: NewLog; waiter: Pending<void> }[],
+    settlements: { settlement: Settlement; waiter: Pending<StateName | null> }[],
+    batchError: unknown,
+  ): Promise<void> {
+    if (logs.length + settlements.length === 1) {
+      this.logger.error({ err: batchError }, 'an attempt result cannot be stored');
+      for (const { waiter } of logs) waiter.reject(batchError);
+      for (const { waiter } of settlements) waiter.reject(batchError);
+      return;
+    }
+    for (const { log, waiter } of logs) {
+      await this.store.settle([log], []).then(
+        () => waiter.resolve(),
+        (error: unknown) => waiter.reject(error),
+      );
+    }
+    for (const { settlement, waiter } of settlements) {
+      await this.store.settle([], [settlement]).then(
+        (results) => waiter.resolve(results[0] ?? null),
+        (error: unknown) => {
+          this.logger.error({ err: error, runId: settlement.runId }, 'an attempt result cannot be stored');
+          waiter.reject(error);
+        },
+      );
+    }
+  }
+
   private async flush(): Promise<void> {
     if (this.isFlushing) return this.flushing;
     const logs = this.logs.splice(0, MAX_BATCH);
@@ -91,13 +120,19 @@ export class WriteQueue {
           waiter.resolve(results[i] ?? null);
         });
       } catch (error) {
-        this.failures++;
-        this.logger.warn({ err: error, failures: this.failures }, 'could not store attempt results; retrying');
-        // Put them back in front, in order, and retry after a backoff.
-        this.logs.unshift(...logs);
-        this.settlements.unshift(...settlements);
-        const delay = Math.min(MAX_BACKOFF_MS, 50 * 2 ** Math.min(this.failures, 10));
-        await new Promise((r) => setTimeout(r, delay));
+        if (isRetryable(error)) {
+          this.failures++;
+          this.logger.warn({ err: error, failures: this.failures }, 'could not store attempt results; retrying');
+          // Put them back in front, in order, and retry after a backoff.
+          this.logs.unshift(...logs);
+          this.settlements.unshift(...settlements);
+          const delay = Math.min(MAX_BACKOFF_MS, 50 * 2 ** Math.min(this.failures, 10));
+          await new Promise((r) => setTimeout(r, delay));
+        } else {
+          // Retrying cannot help: write each item alone so one bad item fails only its own attempt
+          // (whose lease then expires and the sweep takes over), never the whole batch.
+          await this.#writeOneByOne(logs, settlements, error);
+        }
       } finally {
         this.isFlushing = false;
         this.flushing = undefined;
@@ -107,4 +142,9 @@ export class WriteQueue {
     })();
     return this.flushing;
   }
+}
+
+/** Busy databases and lost connections may recover; anything else will fail the same way again. */
+function isRetryable(error: unknown): boolean {
+  return error instanceof StorageError && error.retryable;
 }

@@ -109,13 +109,15 @@ export async function settle(tx: Tx, logs: readonly NewLog[], settlements: reado
       );
       states.push({ runId: s.runId, attempt, name: 'Pending', at: now, message: 'released by a stopping worker' });
     } else if (s.kind === 'suspend') {
+      // The awaited run may have ended already: then wake at once.
       others.push(() =>
-        tx.query(`UPDATE ${t.runs} SET status = 'Waiting', wake_at = $3, waiting_on = $4, ${RELEASE} WHERE id = $1`, [
-          s.runId,
-          now,
-          s.wakeAt,
-          JSON.stringify(s.waitingOn),
-        ]),
+        tx.query(
+          `UPDATE ${t.runs} SET status = 'Waiting', waiting_on = $4, ${RELEASE},
+             wake_at = CASE WHEN EXISTS (SELECT 1 FROM ${t.runs} a WHERE a.id = $5::text
+               AND a.status IN ('Completed', 'Cached', 'Skipped', 'Failed', 'TimedOut', 'Crashed', 'Cancelled')) THEN $2::bigint ELSE $3::bigint END
+           WHERE id = $1`,
+          [s.runId, now, s.wakeAt, JSON.stringify(s.waitingOn), s.waitForRunId ?? null],
+        ),
       );
       states.push({ runId: s.runId, attempt, name: 'Waiting', at: now, message: s.waitingOn.message, waitingOn: s.waitingOn });
     } else if (s.kind === 'skip') {

@@ -1,6 +1,7 @@
 /** Small writes shared by every PostgreSQL operation: state rows (in bulk) and an attempt's end. */
 
 import { typeOf } from '../../engine/run-rules.js';
+import { isTerminal } from '../../engine/states.js';
 import type { StateName } from '../../engine/types.js';
 import type { SerializedError } from '../../errors.js';
 import type { AttemptOutcome, StoredWaitingOn } from '../types.js';
@@ -36,6 +37,15 @@ export async function insertStates(tx: Tx, states: readonly NewState[]): Promise
        message text, error json, waiting_on json)`,
     [JSON.stringify(rows)],
   );
+  // A durable parent waiting on one of these runs (ctx.runChild) wakes when it ends.
+  const ended = states.filter((s) => isTerminal(s.name)).map((s) => s.runId);
+  if (ended.length > 0) {
+    await tx.query(
+      `UPDATE ${tx.t.runs} p SET wake_at = $2 FROM ${tx.t.runs} c
+       WHERE c.id = ANY($1::text[]) AND p.id = c.parent_run_id AND p.status = 'Waiting' AND p.waiting_on->>'childRunId' = c.id`,
+      [ended, tx.now],
+    );
+  }
 }
 
 export interface AttemptEnd {

@@ -134,15 +134,21 @@ function applySettlement(c: SqliteConnection, s: Settlement, row: LeasedRow, nex
       c.stmt(`UPDATE runs SET status = 'Pending', available_at = @now, ${release} WHERE id = @id`).run({ id: s.runId, now });
       insertState(c, s.runId, row.attempt, 'Pending', now, { message: 'released by a stopping worker' });
       return;
-    case 'suspend':
+    case 'suspend': {
+      // The awaited run may have ended already: then wake at once.
+      const awaited = s.waitForRunId
+        ? (c.stmt('SELECT status FROM runs WHERE id = ?').get(s.waitForRunId) as { status: StateName } | undefined)
+        : undefined;
+      const wake = awaited && isTerminal(awaited.status) ? now : s.wakeAt;
       c.stmt(`UPDATE runs SET status = 'Waiting', wake_at = @wake, waiting_on = @waiting, ${release} WHERE id = @id`).run({
         id: s.runId,
         now,
-        wake: s.wakeAt,
+        wake,
         waiting: JSON.stringify(s.waitingOn),
       });
       insertState(c, s.runId, row.attempt, 'Waiting', now, { message: s.waitingOn.message, waitingOn: s.waitingOn });
       return;
+    }
     case 'skip':
       c.stmt(
         `UPDATE runs SET status = 'Skipped', output = NULL, error = NULL, finished_at = @now, ${release} WHERE id = @id`,

@@ -1,6 +1,7 @@
 /** Small writes shared by every SQLite operation: a state row, an attempt's end. */
 
 import { typeOf } from '../../engine/run-rules.js';
+import { isTerminal } from '../../engine/states.js';
 import type { StateName } from '../../engine/types.js';
 import type { SerializedError } from '../../errors.js';
 import type { AttemptOutcome, StoredWaitingOn } from '../types.js';
@@ -27,6 +28,11 @@ export function insertState(
     extra.error ? JSON.stringify(extra.error) : null,
     extra.waitingOn ? JSON.stringify(extra.waitingOn) : null,
   );
+  // A durable parent waiting on this run (ctx.runChild) wakes when it ends.
+  if (isTerminal(name)) {
+    c.stmt(`UPDATE runs SET wake_at = ? WHERE status = 'Waiting' AND id = (SELECT parent_run_id FROM runs WHERE id = ?)
+      AND json_extract(waiting_on, '$.childRunId') = ?`).run(at, runId, runId);
+  }
 }
 
 export function closeAttempt(c: SqliteConnection, runId: string, epoch: number, outcome: AttemptOutcome, at: number): void {
