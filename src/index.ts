@@ -22,7 +22,13 @@ export {
   withCustomContext,
   withTags,
 } from './context/ambient.js';
-export { DurableContext, type DurableTransaction, type StepOptions } from './context/durable-context.js';
+export {
+  DurableContext,
+  type DurableTransaction,
+  type StepOptions,
+  type WaitCondition,
+  type WaitResult,
+} from './context/durable-context.js';
 export { hydratedContext, serializeContext } from './context/serialized-context.js';
 export { type Cancellation, type LogOptions, TaskContext, type TaskRef, type WorkerInfo } from './context/task-context.js';
 export type { Duration } from './engine/duration.js';

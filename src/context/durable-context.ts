@@ -10,6 +10,8 @@ import { AsyncLocalStorage } from 'node:async_hooks';
 import { randomUUID } from 'node:crypto';
 import { type Duration, parseDuration } from '../engine/duration.js';
 import { deserialize, serializeWithLimit } from '../engine/serializer.js';
+import type { EventRecord } from '../engine/types.js';
+import { chooseWinner, nextSleepDeadline, type WaitGroup } from '../engine/wait-conditions.js';
 import {
   deserializeError,
   LeaseLostError,
@@ -24,7 +26,7 @@ import { TaskContext } from './task-context.js';
 export interface StepRecord {
   key: string;
   seq: number;
-  kind: 'step' | 'now' | 'uuid' | 'sleep' | 'child';
+  kind: 'step' | 'now' | 'uuid' | 'sleep' | 'child' | 'wait';
   output: string | null;
   error: SerializedError | null;
 }
@@ -43,7 +45,17 @@ export interface DurableControl {
    * Ends this attempt without ending the run: it turns Waiting, holds no slot and no
    * memory, and is executed again (replayed) from `wakeAt` on. Never resolves.
    */
-  suspend(wakeAt: number | null, message: string, waitForRunId?: string): Promise<never>;
+  suspend(
+    wakeAt: number | null,
+    message: string,
+    waitFor?: { runId?: string; events?: { keys: string[]; since: number; seenEventIds: string[] } },
+  ): Promise<never>;
+  /** When the run was first claimed (events pushed since then count for its waits). */
+  readonly runStartedAt: number;
+  /** Events with these keys pushed since `since` that this run has not consumed, oldest first. */
+  findEvents(keys: readonly string[], since: number): Promise<EventRecord[]>;
+  /** Records a wait's outcome and consumes its events atomically. */
+  resolveWait(step: StepRecord, eventIds: readonly string[]): Promise<void>;
   /** Whether a run has ended, with its output or failure. */
   runResult(runId: string): Promise<{ ended: false } | { ended: true; output: unknown } | { ended: true; error: Error }>;
   readonly outputLimit: number;
@@ -67,6 +79,36 @@ export interface StepOptions {
   retryDelay?: Duration;
   /** Time limit of one try of the step. */
   timeout?: Duration;
+}
+
+/** One condition of `ctx.waitFor`; an array is an all-of group. */
+export type WaitCondition =
+  | { sleep: Duration }
+  | { event: string; filter?: Record<string, unknown> }
+  | readonly ({ sleep: Duration } | { event: string; filter?: Record<string, unknown> })[];
+
+/** Which condition of `ctx.waitFor` fired: its index, its kind, and the event it consumed. */
+export interface WaitResult {
+  index: number;
+  kind: 'sleep' | 'event';
+  event?: EventRecord;
+  /** Every consumed event, for an all-of group with several events. */
+  events?: EventRecord[];
+}
+
+function normalizeCondition(condition: WaitCondition, index: number): WaitGroup {
+  const atoms = Array.isArray(condition) ? condition : [condition];
+  if (atoms.length === 0) throw new TypeError(`waitFor condition ${index} is an empty group`);
+  return atoms.map((atom: unknown) => {
+    if (atom && typeof atom === 'object' && 'sleep' in atom) {
+      return { sleep: parseDuration((atom as { sleep: Duration }).sleep, `waitFor condition ${index} sleep`) };
+    }
+    if (atom && typeof atom === 'object' && 'event' in atom && typeof (atom as { event: unknown }).event === 'string') {
+      const { event, filter } = atom as { event: string; filter?: Record<string, unknown> };
+      return filter === undefined ? { event } : { event, filter };
+    }
+    throw new TypeError(`waitFor condition ${index} must be { sleep }, { event, filter? } or an array of them`);
+  });
 }
 
 /** What `ctx.runChild` needs of a task: its name and `enqueue`. */
@@ -216,10 +258,69 @@ export class DurableContext<Input = unknown, Lifespan = unknown> extends TaskCon
     }
     const result = await this.#durable.runResult(childId);
     if (!result.ended) {
-      return this.#durable.suspend(null, `waiting for child run ${childId} (${task.name})`, childId);
+      return this.#durable.suspend(null, `waiting for child run ${childId} (${task.name})`, { runId: childId });
     }
     if ('error' in result) throw result.error;
     return result.output as ChildOutput;
+  }
+
+  /**
+   * Durable wait for the first of several conditions: `{ sleep: duration }`, `{ event: key,
+   * filter? }`, or an array of them (all must be met). While waiting the run holds no slot
+   * and no memory. An event counts when it was pushed after the run started and was not
+   * consumed by an earlier wait of this run; each event satisfies one wait.
+   */
+  async waitFor(signalKey: string, ...conditions: WaitCondition[]): Promise<WaitResult> {
+    if (typeof signalKey !== 'string' || signalKey.length === 0 || signalKey.includes('#')) {
+      throw new TypeError(`waitFor signal key must be a non-empty string without '#', got ${JSON.stringify(signalKey)}`);
+    }
+    if (stepScope.getStore()) throw new TypeError('ctx.waitFor() cannot be called inside a step');
+    if (conditions.length === 0) throw new TypeError('ctx.waitFor() needs at least one condition');
+    const groups = conditions.map((c, i) => normalizeCondition(c, i));
+    const start = this.#next(`$waitstart:${signalKey}`);
+    const recordedStart = this.#check(start.key, start.seq, 'now');
+    const startedAt = recordedStart ? (deserialize(recordedStart.output) as number) : this.#durable.now();
+    if (!recordedStart) {
+      this.#durable.recordLater({ key: start.key, seq: start.seq, kind: 'now', output: JSON.stringify(startedAt), error: null });
+    }
+    const { key, seq } = this.#next(`$wait:${signalKey}`);
+    const recorded = this.#check(key, seq, 'wait');
+    if (recorded) return deserialize(recorded.output) as WaitResult;
+    const eventKeys = [...new Set(groups.flatMap((g) => g.flatMap((a) => ('event' in a ? [a.event] : []))))];
+    const since = this.#durable.runStartedAt;
+    const events = eventKeys.length > 0 ? await this.#durable.findEvents(eventKeys, since) : [];
+    const now = this.#durable.now();
+    const winner = chooseWinner(
+      groups,
+      startedAt,
+      now,
+      events.map((e) => ({ id: e.id, key: e.key, payload: e.payload, time: e.time.getTime() })),
+    );
+    if (winner) {
+      const chosen = winner.events.map((w) => events.find((e) => e.id === w.id) as EventRecord);
+      const result: WaitResult = {
+        index: winner.index,
+        kind: winner.kind,
+        ...(chosen.length > 0 ? { event: chosen[chosen.length - 1] } : {}),
+      };
+      if (chosen.length > 1) result.events = chosen;
+      const output = serializeWithLimit(result, `result of waitFor("${signalKey}")`, 0) ?? null;
+      await this.#durable.resolveWait(
+        { key, seq, kind: 'wait', output, error: null },
+        chosen.map((e) => e.id),
+      );
+      return result;
+    }
+    const wakeAt = nextSleepDeadline(groups, startedAt, now);
+    const what = [
+      eventKeys.length > 0 ? `event ${eventKeys.map((k) => `"${k}"`).join(' or ')}` : '',
+      wakeAt ? `until ${new Date(wakeAt).toISOString()}` : '',
+    ]
+      .filter(Boolean)
+      .join(', ');
+    return this.#durable.suspend(wakeAt, `waiting for signal "${signalKey}" (${what})`, {
+      ...(eventKeys.length > 0 ? { events: { keys: eventKeys, since, seenEventIds: events.map((e) => e.id) } } : {}),
+    });
   }
 
   /**

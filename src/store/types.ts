@@ -164,6 +164,8 @@ export type Settlement =
       waitingOn: StoredWaitingOn;
       /** Wake when this run ends (at once if it already has). */
       waitForRunId?: string;
+      /** Wake when an event with one of these keys is pushed (at once if one arrived since `eventsSince` that is not in `seenEventIds`). */
+      eventWait?: { keys: string[]; since: number; seenEventIds: string[] };
     }
   /** `skipIf` said so: the run ends Skipped (type COMPLETED). */
   | { kind: 'skip'; runId: string; epoch: number; message: string }
@@ -212,7 +214,7 @@ export interface AttemptRow {
   outcome: AttemptOutcome | null;
 }
 
-export type StepKind = 'step' | 'now' | 'uuid' | 'sleep' | 'child';
+export type StepKind = 'step' | 'now' | 'uuid' | 'sleep' | 'child' | 'wait';
 
 /** A recorded step of a durable task. */
 export interface StepRow {
@@ -404,6 +406,10 @@ export interface Store {
   setDeadline(lease: LeaseRef, deadlineAt: number | null): Promise<boolean>;
   appendStream(lease: LeaseRef, data: string): Promise<number | null>;
   readStream(runId: string, afterSeq: number, limit: number): Promise<StreamChunkRow[]>;
+  /** Events with these keys pushed since `since` that the run has not consumed, oldest first. */
+  findWaitEvents(namespace: string, runId: string, keys: readonly string[], since: number, limit: number): Promise<EventRow[]>;
+  /** Records a wait's outcome and consumes its events, in one fenced transaction. `false` when the lease was lost. */
+  resolveWait(lease: LeaseRef, step: NewStep, eventIds: readonly string[]): Promise<boolean>;
   /** Recorded steps of a run, in call order. */
   loadSteps(runId: string): Promise<StepRow[]>;
   /**

@@ -41,7 +41,7 @@ import {
 import type { Logger } from '../logger.js';
 import type { Notifier } from '../store/notifier.js';
 import type { LeaseRef, RunRow, Settlement, Store } from '../store/types.js';
-import { DurableSteps } from './durable-steps.js';
+import { DurableSteps, type SuspendWaitFor } from './durable-steps.js';
 import type { TaskDefinition } from './task-definition.js';
 import type { WriteQueue } from './write-queue.js';
 
@@ -72,7 +72,7 @@ type Ending =
   | { kind: 'lease-lost' }
   | { kind: 'release' }
   | { kind: 'skipped' }
-  | { kind: 'suspend'; wakeAt: number | null; message: string; waitForRunId?: string };
+  | { kind: 'suspend'; wakeAt: number | null; message: string; waitFor?: SuspendWaitFor };
 
 export class Attempt implements AttemptControl {
   readonly run: RunRow;
@@ -194,9 +194,16 @@ export class Attempt implements AttemptControl {
 
   async #loadDurable(): Promise<DurableSteps> {
     const recorded = await this.#host.store.loadSteps(this.run.id);
-    return new DurableSteps(this.#host, this.lease, this.run.attempt, recorded, (wakeAt, message, waitForRunId) => {
-      void this.#end({ kind: 'suspend', wakeAt, message, ...(waitForRunId ? { waitForRunId } : {}) });
-    });
+    return new DurableSteps(
+      this.#host,
+      this.lease,
+      this.run.attempt,
+      recorded,
+      (wakeAt, message, waitFor) => {
+        void this.#end({ kind: 'suspend', wakeAt, message, ...(waitFor ? { waitFor } : {}) });
+      },
+      this.run.startedAt ?? this.#host.clock.now(),
+    );
   }
 
   #buildContext(input: unknown, upstream: UpstreamResults): TaskContext {
@@ -367,9 +374,10 @@ export class Attempt implements AttemptControl {
           reason: 'durable-wait',
           message: ending.message,
           ...(ending.wakeAt === null ? {} : { until: ending.wakeAt }),
-          ...(ending.waitForRunId ? { childRunId: ending.waitForRunId } : {}),
+          ...(ending.waitFor?.runId ? { childRunId: ending.waitFor.runId } : {}),
         },
-        ...(ending.waitForRunId ? { waitForRunId: ending.waitForRunId } : {}),
+        ...(ending.waitFor?.runId ? { waitForRunId: ending.waitFor.runId } : {}),
+        ...(ending.waitFor?.events ? { eventWait: ending.waitFor.events } : {}),
       });
       return;
     }

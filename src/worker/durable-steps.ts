@@ -8,9 +8,15 @@ import { sleepOn } from '../clock/clock.js';
 import type { DurableControl, DurableTransaction, StepRecord } from '../context/durable-context.js';
 import { deserialize } from '../engine/serializer.js';
 import { isTerminal } from '../engine/states.js';
+import type { EventRecord } from '../engine/types.js';
 import { LeaseLostError, RunFailedError, RunNotFoundError } from '../errors.js';
 import type { LeaseRef, StepRow } from '../store/types.js';
 import type { AttemptHost } from './attempt.js';
+
+export interface SuspendWaitFor {
+  runId?: string;
+  events?: { keys: string[]; since: number; seenEventIds: string[] };
+}
 
 export class DurableSteps implements DurableControl {
   readonly recorded: readonly StepRecord[];
@@ -20,15 +26,18 @@ export class DurableSteps implements DurableControl {
   readonly #attempt: number;
   #pending: StepRecord[] = [];
 
-  readonly #onSuspend: (wakeAt: number | null, message: string, waitForRunId?: string) => void;
+  readonly #onSuspend: (wakeAt: number | null, message: string, waitFor?: SuspendWaitFor) => void;
+  readonly runStartedAt: number;
 
   constructor(
     host: AttemptHost,
     lease: LeaseRef,
     attempt: number,
     rows: readonly StepRow[],
-    onSuspend: (wakeAt: number | null, message: string, waitForRunId?: string) => void,
+    onSuspend: (wakeAt: number | null, message: string, waitFor?: SuspendWaitFor) => void,
+    runStartedAt: number,
   ) {
+    this.runStartedAt = runStartedAt;
     this.#onSuspend = onSuspend;
     this.#host = host;
     this.#lease = lease;
@@ -90,8 +99,26 @@ export class DurableSteps implements DurableControl {
     return { ended: true, error: new RunFailedError(run.id, run.status, run.error ?? undefined) };
   }
 
-  suspend(wakeAt: number | null, message: string, waitForRunId?: string): Promise<never> {
-    this.#onSuspend(wakeAt, message, waitForRunId);
+  async findEvents(keys: readonly string[], since: number): Promise<EventRecord[]> {
+    const rows = await this.#host.store.findWaitEvents(this.#host.namespace, this.#lease.runId, keys, since, 500);
+    return rows.map((row) => ({
+      id: row.id,
+      key: row.key,
+      payload: deserialize(row.payload),
+      metadata: row.metadata,
+      time: new Date(row.time),
+    }));
+  }
+
+  async resolveWait(step: StepRecord, eventIds: readonly string[]): Promise<void> {
+    await this.flush();
+    if (!(await this.#host.store.resolveWait(this.#lease, { ...step, attempt: this.#attempt }, eventIds))) {
+      throw new LeaseLostError(this.#lease.runId);
+    }
+  }
+
+  suspend(wakeAt: number | null, message: string, waitFor?: SuspendWaitFor): Promise<never> {
+    this.#onSuspend(wakeAt, message, waitFor);
     // The handler stays parked here until it is dropped with the attempt; a later
     // execution replays it from the top.
     return new Promise<never>(() => {});

@@ -38,6 +38,13 @@ describe('examples', () => {
     expect(out).toContain('lifespan: connections closed');
   }, 90_000);
 
+  it('durable: an approval flow waits for its decision event or times out, and records the refund once', async () => {
+    const out = await runExample('examples/durable/main.ts');
+    expect(out).toMatch(/waiting: waiting for signal "approval" \(event "refund:decided", until .*\); free slots: 4/);
+    expect(out).toMatch(/approved: o-\d+: refunded 30/);
+    expect(out).toMatch(/timed out: o-\d+-late: no decision in time, escalated/);
+  }, 90_000);
+
   it('workflows: the order DAG with a skip and a failure, and a 100-child fan-out', async () => {
     const out = await runExample('examples/workflows/main.ts');
     expect(out).toContain('ship":"shipped 3 items of o-1 (ch_o-1)"');

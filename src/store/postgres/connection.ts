@@ -35,6 +35,8 @@ export interface Tables {
   workers: string;
   registry: string;
   steps: string;
+  eventWaits: string;
+  consumptions: string;
   events: string;
   schedules: string;
   fires: string;
@@ -52,6 +54,8 @@ export function tablesOf(schema: string): Tables {
     workers: `${s}.workers`,
     registry: `${s}.task_registry`,
     steps: `${s}.steps`,
+    eventWaits: `${s}.event_waits`,
+    consumptions: `${s}.event_consumptions`,
     events: `${s}.events`,
     schedules: `${s}.schedules`,
     fires: `${s}.schedule_fires`,

@@ -32,6 +32,12 @@ export async function pushEvent(tx: Tx, event: EventRow, runs: readonly NewRun[]
     JSON.stringify(event.metadata),
     event.time,
   ]);
+  // Durable waits listening to this key wake up and look at the new event.
+  await tx.query(
+    `UPDATE ${tx.t.runs} SET wake_at = $1 WHERE status = 'Waiting'
+     AND id IN (SELECT run_id FROM ${tx.t.eventWaits} WHERE namespace = $2 AND event_key = $3)`,
+    [event.time, event.namespace, event.key],
+  );
   return runs.length > 0 ? createRuns(tx, event.namespace, runs) : [];
 }
 

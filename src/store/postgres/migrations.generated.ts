@@ -48,5 +48,11 @@ export const migrations: Migration[] = [
     "name": "claim_plan",
     "checksum": "3b5a11ebee6eb6b5",
     "sql": "-- Without statistics (a fresh or freshly bulk-loaded table) the planner picked\n-- runs_due for the claim and sorted every queued run on each claim (20 ms at\n-- 20,000 queued); with only runs_queue it walks the index in claim order and\n-- stops after LIMIT rows (0.1 ms). nextDueAt reads runs_queue instead.\nDROP INDEX runs_due;\n"
+  },
+  {
+    "id": 9,
+    "name": "event_waits",
+    "checksum": "8cf80a4fb727a813",
+    "sql": "-- Durable event waits: which event keys a Waiting run listens to (an event push\n-- wakes them), and which events each run has consumed (an event satisfies at\n-- most one wait of a run).\nCREATE TABLE event_waits (\n  run_id     TEXT NOT NULL,\n  namespace  TEXT NOT NULL,\n  event_key  TEXT NOT NULL,\n  PRIMARY KEY (run_id, event_key)\n);\nCREATE INDEX event_waits_by_key ON event_waits (namespace, event_key);\nCREATE TABLE event_consumptions (\n  run_id    TEXT NOT NULL,\n  event_id  TEXT NOT NULL,\n  PRIMARY KEY (run_id, event_id)\n);\n"
   }
 ];

@@ -60,7 +60,7 @@ import { NotifyListener } from './listener.js';
 import { DEFAULT_SCHEMA, migrateWithClient } from './migrate.js';
 import * as reads from './reads.js';
 import { settle } from './settle.js';
-import { loadSteps, recordSteps, runStepTransaction } from './steps.js';
+import { findWaitEvents, loadSteps, recordSteps, resolveWait, runStepTransaction } from './steps.js';
 import { markWorkerStopped, registerTasks, upsertWorker } from './workers.js';
 
 export { migratePostgres, migrationSql } from './migrate.js';
@@ -156,6 +156,14 @@ export class PostgresStore implements Store {
 
   saveCheckpoint(lease: LeaseRef, data: string): Promise<boolean> {
     return this.c.tx((tx) => saveCheckpoint(tx, lease, data));
+  }
+
+  findWaitEvents(namespace: string, runId: string, keys: readonly string[], since: number, limit: number): Promise<EventRow[]> {
+    return findWaitEvents(this.c, namespace, runId, keys, since, limit);
+  }
+
+  resolveWait(lease: LeaseRef, step: NewStep, eventIds: readonly string[]): Promise<boolean> {
+    return this.c.tx((tx) => resolveWait(tx, lease, step, eventIds));
   }
 
   loadSteps(runId: string): Promise<StepRow[]> {

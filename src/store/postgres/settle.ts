@@ -12,7 +12,7 @@ import { advanceWorkflows } from './advance-workflow.js';
 import { insertLogs } from './attempt-writes.js';
 import type { Tx } from './connection.js';
 import { type AttemptEnd, closeAttempts, insertStates, type NewState } from './state-writes.js';
-import { forgetFailedSteps } from './steps.js';
+import { forgetFailedSteps, registerEventWait } from './steps.js';
 
 interface LockedRow {
   id: string;
@@ -110,15 +110,16 @@ export async function settle(tx: Tx, logs: readonly NewLog[], settlements: reado
       states.push({ runId: s.runId, attempt, name: 'Pending', at: now, message: 'released by a stopping worker' });
     } else if (s.kind === 'suspend') {
       // The awaited run may have ended already: then wake at once.
-      others.push(() =>
-        tx.query(
+      others.push(async () => {
+        const eventArrived = s.eventWait ? await registerEventWait(tx, s.runId, s.eventWait) : false;
+        return tx.query(
           `UPDATE ${t.runs} SET status = 'Waiting', waiting_on = $4, ${RELEASE},
              wake_at = CASE WHEN EXISTS (SELECT 1 FROM ${t.runs} a WHERE a.id = $5::text
                AND a.status IN ('Completed', 'Cached', 'Skipped', 'Failed', 'TimedOut', 'Crashed', 'Cancelled')) THEN $2::bigint ELSE $3::bigint END
            WHERE id = $1`,
-          [s.runId, now, s.wakeAt, JSON.stringify(s.waitingOn), s.waitForRunId ?? null],
-        ),
-      );
+          [s.runId, now, eventArrived ? now : s.wakeAt, JSON.stringify(s.waitingOn), s.waitForRunId ?? null],
+        );
+      });
       states.push({ runId: s.runId, attempt, name: 'Waiting', at: now, message: s.waitingOn.message, waitingOn: s.waitingOn });
     } else if (s.kind === 'skip') {
       others.push(() =>

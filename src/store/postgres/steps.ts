@@ -1,6 +1,6 @@
 /** Recorded steps of durable tasks: load in call order, record (first writer wins, fenced). */
 import type { SerializedError } from '../../errors.js';
-import type { LeaseRef, NewStep, StepKind, StepRow, StepTransactionResult, UserTransaction } from '../types.js';
+import type { EventRow, LeaseRef, NewStep, StepKind, StepRow, StepTransactionResult, UserTransaction } from '../types.js';
 import type { PgConnection, Tx } from './connection.js';
 
 interface PgStepRow {
@@ -108,4 +108,70 @@ export async function runStepTransaction<T>(
     if (!(error instanceof Rollback)) throw error;
   }
   return result as StepTransactionResult<T>;
+}
+
+export async function findWaitEvents(
+  c: PgConnection,
+  namespace: string,
+  runId: string,
+  keys: readonly string[],
+  since: number,
+  limit: number,
+): Promise<EventRow[]> {
+  const result = await c.query<{
+    id: string;
+    namespace: string;
+    key: string;
+    payload: string | null;
+    metadata: unknown;
+    time: string;
+  }>(
+    `SELECT id, namespace, key, payload, metadata, time FROM ${c.t.events}
+     WHERE namespace = $1 AND key = ANY($2::text[]) AND time >= $3
+       AND id NOT IN (SELECT event_id FROM ${c.t.consumptions} WHERE run_id = $4)
+     ORDER BY time, id LIMIT $5`,
+    [namespace, [...keys], since, runId, limit],
+  );
+  return result.rows.map((row) => ({
+    id: row.id,
+    namespace: row.namespace,
+    key: row.key,
+    payload: row.payload,
+    metadata: (typeof row.metadata === 'string' ? JSON.parse(row.metadata) : row.metadata) as Record<string, unknown>,
+    time: Number(row.time),
+  }));
+}
+
+export async function resolveWait(tx: Tx, lease: LeaseRef, step: NewStep, eventIds: readonly string[]): Promise<boolean> {
+  if (!(await recordSteps(tx, lease, [step]))) return false;
+  if (eventIds.length > 0) {
+    await tx.query(`INSERT INTO ${tx.t.consumptions} (run_id, event_id) SELECT $1, unnest($2::text[]) ON CONFLICT DO NOTHING`, [
+      lease.runId,
+      [...eventIds],
+    ]);
+  }
+  await tx.query(`DELETE FROM ${tx.t.eventWaits} WHERE run_id = $1`, [lease.runId]);
+  return true;
+}
+
+/** Registers a suspended run's event keys; true when a new matching-key event already arrived. */
+export async function registerEventWait(
+  tx: Tx,
+  runId: string,
+  wait: { keys: string[]; since: number; seenEventIds: string[] },
+): Promise<boolean> {
+  await tx.query(`DELETE FROM ${tx.t.eventWaits} WHERE run_id = $1`, [runId]);
+  await tx.query(
+    `INSERT INTO ${tx.t.eventWaits} (run_id, namespace, event_key)
+     SELECT $1, r.namespace, k FROM ${tx.t.runs} r, unnest($2::text[]) AS k WHERE r.id = $1 ON CONFLICT DO NOTHING`,
+    [runId, wait.keys],
+  );
+  const unseen = await tx.query(
+    `SELECT 1 FROM ${tx.t.events} e, ${tx.t.runs} r
+     WHERE r.id = $1 AND e.namespace = r.namespace AND e.key = ANY($2::text[]) AND e.time >= $3
+       AND NOT (e.id = ANY($4::text[]))
+       AND e.id NOT IN (SELECT event_id FROM ${tx.t.consumptions} WHERE run_id = $1) LIMIT 1`,
+    [runId, wait.keys, wait.since, wait.seenEventIds],
+  );
+  return (unseen.rowCount ?? 0) > 0;
 }

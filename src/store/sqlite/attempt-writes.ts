@@ -10,7 +10,7 @@ import type { CancelNotice, LeaseRef, LeaseRenewal, NewLog, Settlement, StoredWa
 import { advanceWorkflow } from './advance-workflow.js';
 import type { SqliteConnection } from './connection.js';
 import { closeAttempt, insertState } from './state-writes.js';
-import { forgetFailedSteps } from './steps.js';
+import { forgetFailedSteps, registerEventWait } from './steps.js';
 
 const LEASED = `status IN ('Running', 'Retrying', 'Cancelling')`;
 
@@ -139,7 +139,8 @@ function applySettlement(c: SqliteConnection, s: Settlement, row: LeasedRow, nex
       const awaited = s.waitForRunId
         ? (c.stmt('SELECT status FROM runs WHERE id = ?').get(s.waitForRunId) as { status: StateName } | undefined)
         : undefined;
-      const wake = awaited && isTerminal(awaited.status) ? now : s.wakeAt;
+      let wake = awaited && isTerminal(awaited.status) ? now : s.wakeAt;
+      if (s.eventWait && registerEventWait(c, s.runId, namespaceOf(c, s.runId), s.eventWait)) wake = now;
       c.stmt(`UPDATE runs SET status = 'Waiting', wake_at = @wake, waiting_on = @waiting, ${release} WHERE id = @id`).run({
         id: s.runId,
         now,
@@ -195,4 +196,8 @@ export function appendStream(c: SqliteConnection, lease: LeaseRef, data: string)
   };
   c.stmt('INSERT INTO stream_chunks (run_id, seq, data, at) VALUES (?, ?, ?, ?)').run(lease.runId, row.seq, data, c.now());
   return row.seq;
+}
+
+function namespaceOf(c: SqliteConnection, runId: string): string {
+  return (c.stmt('SELECT namespace FROM runs WHERE id = ?').get(runId) as { namespace: string }).namespace;
 }

@@ -32,6 +32,13 @@ export function pushEvent(c: SqliteConnection, event: EventRow, runs: readonly N
     JSON.stringify(event.metadata),
     event.time,
   );
+  // Durable waits listening to this key wake up and look at the new event.
+  c.stmt(`UPDATE runs SET wake_at = ? WHERE status = 'Waiting'
+    AND id IN (SELECT run_id FROM event_waits WHERE namespace = ? AND event_key = ?)`).run(
+    event.time,
+    event.namespace,
+    event.key,
+  );
   return runs.length > 0 ? createRuns(c, event.namespace, runs) : [];
 }
 

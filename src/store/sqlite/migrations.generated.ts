@@ -42,5 +42,11 @@ export const migrations: Migration[] = [
     "name": "durable_waits",
     "checksum": "7bea681bab90f8d0",
     "sql": "-- Durable sleeps and waits: a suspended run is 'Waiting' with the time it wakes\n-- (wake_at); claims first move due sleepers back to 'Pending'.\nALTER TABLE runs ADD COLUMN wake_at INTEGER;\nCREATE INDEX runs_sleeping ON runs (namespace, wake_at) WHERE status = 'Waiting' AND wake_at IS NOT NULL;\n"
+  },
+  {
+    "id": 9,
+    "name": "event_waits",
+    "checksum": "8cf80a4fb727a813",
+    "sql": "-- Durable event waits: which event keys a Waiting run listens to (an event push\n-- wakes them), and which events each run has consumed (an event satisfies at\n-- most one wait of a run).\nCREATE TABLE event_waits (\n  run_id     TEXT NOT NULL,\n  namespace  TEXT NOT NULL,\n  event_key  TEXT NOT NULL,\n  PRIMARY KEY (run_id, event_key)\n);\nCREATE INDEX event_waits_by_key ON event_waits (namespace, event_key);\nCREATE TABLE event_consumptions (\n  run_id    TEXT NOT NULL,\n  event_id  TEXT NOT NULL,\n  PRIMARY KEY (run_id, event_id)\n);\n"
   }
 ];

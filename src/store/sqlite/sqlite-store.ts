@@ -48,7 +48,7 @@ import { createRuns } from './create-runs.js';
 import * as es from './events-schedules.js';
 import { migrateSqlite } from './migrate.js';
 import * as reads from './reads.js';
-import { loadSteps, recordSteps, runStepTransaction } from './steps.js';
+import { findWaitEvents, loadSteps, recordSteps, resolveWait, runStepTransaction } from './steps.js';
 
 export class SqliteStore implements Store {
   readonly kind = 'sqlite' as const;
@@ -128,6 +128,14 @@ export class SqliteStore implements Store {
 
   readStream(runId: string, afterSeq: number, limit: number): Promise<StreamChunkRow[]> {
     return this.c.read(() => reads.readStream(this.c, runId, afterSeq, limit));
+  }
+
+  findWaitEvents(namespace: string, runId: string, keys: readonly string[], since: number, limit: number): Promise<EventRow[]> {
+    return this.c.read(() => findWaitEvents(this.c, namespace, runId, keys, since, limit));
+  }
+
+  resolveWait(lease: LeaseRef, step: NewStep, eventIds: readonly string[]): Promise<boolean> {
+    return this.c.write(() => resolveWait(this.c, lease, step, eventIds));
   }
 
   loadSteps(runId: string): Promise<StepRow[]> {

@@ -1,6 +1,6 @@
 /** Recorded steps of durable tasks: load in call order, record (first writer wins, fenced). */
 import type { SerializedError } from '../../errors.js';
-import type { LeaseRef, NewStep, StepKind, StepRow, StepTransactionResult, UserTransaction } from '../types.js';
+import type { EventRow, LeaseRef, NewStep, StepKind, StepRow, StepTransactionResult, UserTransaction } from '../types.js';
 import type { SqliteConnection } from './connection.js';
 
 interface SqlStepRow {
@@ -117,4 +117,54 @@ export async function runStepTransaction<T>(
     if (!(error instanceof Rollback)) throw error;
   }
   return result as StepTransactionResult<T>;
+}
+
+export function findWaitEvents(
+  c: SqliteConnection,
+  namespace: string,
+  runId: string,
+  keys: readonly string[],
+  since: number,
+  limit: number,
+): EventRow[] {
+  const rows = c
+    .stmt(`SELECT id, namespace, key, payload, metadata, time FROM events
+      WHERE namespace = ? AND key IN (SELECT value FROM json_each(?)) AND time >= ?
+        AND id NOT IN (SELECT event_id FROM event_consumptions WHERE run_id = ?)
+      ORDER BY time, id LIMIT ?`)
+    .all(namespace, JSON.stringify(keys), since, runId, limit) as {
+    id: string;
+    namespace: string;
+    key: string;
+    payload: string | null;
+    metadata: string;
+    time: number;
+  }[];
+  return rows.map((row) => ({ ...row, metadata: JSON.parse(row.metadata) as Record<string, unknown> }));
+}
+
+export function resolveWait(c: SqliteConnection, lease: LeaseRef, step: NewStep, eventIds: readonly string[]): boolean {
+  if (!recordSteps(c, lease, [step])) return false;
+  const consume = c.stmt('INSERT INTO event_consumptions (run_id, event_id) VALUES (?, ?) ON CONFLICT DO NOTHING');
+  for (const id of eventIds) consume.run(lease.runId, id);
+  c.stmt('DELETE FROM event_waits WHERE run_id = ?').run(lease.runId);
+  return true;
+}
+
+/** Registers a suspended run's event keys; true when a new matching-key event already arrived. */
+export function registerEventWait(
+  c: SqliteConnection,
+  runId: string,
+  namespace: string,
+  wait: { keys: string[]; since: number; seenEventIds: string[] },
+): boolean {
+  c.stmt('DELETE FROM event_waits WHERE run_id = ?').run(runId);
+  const insert = c.stmt('INSERT INTO event_waits (run_id, namespace, event_key) VALUES (?, ?, ?) ON CONFLICT DO NOTHING');
+  for (const key of wait.keys) insert.run(runId, namespace, key);
+  const unseen = c
+    .stmt(`SELECT 1 FROM events WHERE namespace = ? AND key IN (SELECT value FROM json_each(?)) AND time >= ?
+      AND id NOT IN (SELECT value FROM json_each(?))
+      AND id NOT IN (SELECT event_id FROM event_consumptions WHERE run_id = ?) LIMIT 1`)
+    .get(namespace, JSON.stringify(wait.keys), wait.since, JSON.stringify(wait.seenEventIds), runId);
+  return unseen !== undefined;
 }
