@@ -13,7 +13,8 @@ const refund = baton.durableTask({ name: 'refund' }, async (input: { orderId: st
     { sleep: input.timeout as `${number}s` },
   );
   if (decision.kind === 'sleep') return `${input.orderId}: no decision in time, escalated`;
-  if (!(decision.event?.payload as { approved: boolean }).approved) return `${input.orderId}: rejected`;
+  const payload = decision.event?.payload as { approved?: boolean } | undefined;
+  if (!payload?.approved) return `${input.orderId}: rejected`;
   const id = await ctx.transaction('record-refund', async (tx) => {
     await tx.query('CREATE TABLE IF NOT EXISTS refunds (order_id TEXT PRIMARY KEY, amount INTEGER)');
     await tx.query('INSERT INTO refunds (order_id, amount) VALUES ($1, $2)', [input.orderId, input.amount]);
