@@ -234,6 +234,34 @@ export class DurableContext<Input = unknown, Lifespan = unknown> extends TaskCon
   }
 
   /**
+   * Versioning for code that changes under runs in flight: true for runs that reach this
+   * point after the change (it is recorded), false for runs whose record was made by the
+   * old code before this point, so they replay the old path.
+   *
+   * @example if (ctx.patched('charge-in-cents')) await ctx.step('charge-v2', …); else await ctx.step('charge', …);
+   */
+  patched(id: string): boolean {
+    if (typeof id !== 'string' || id.length === 0 || id.includes('#')) {
+      throw new TypeError(`patch id must be a non-empty string without '#', got ${JSON.stringify(id)}`);
+    }
+    const name = `$patch:${id}`;
+    const n = (this.#counters.get(name) ?? 0) + 1;
+    const key = `${name}#${n}`;
+    const atSeq = this.#bySeq.get(this.#seq);
+    if (atSeq?.key === key) {
+      this.#counters.set(name, n);
+      this.#seq++;
+      return true;
+    }
+    // Recorded by the old code at this point (or beyond it): take the old path, record nothing.
+    if (this.isReplaying) return false;
+    this.#counters.set(name, n);
+    const seq = this.#seq++;
+    this.#durable.recordLater({ key, seq, kind: 'now', output: 'true', error: null });
+    return true;
+  }
+
+  /**
    * A recorded child run: it is enqueued once (a re-execution finds the same child),
    * and while this run awaits it, this run is Waiting and holds no slot; it resumes
    * when the child ends. Resolves with the child's output; rejects with RunFailedError
@@ -432,6 +460,7 @@ export class DurableContext<Input = unknown, Lifespan = unknown> extends TaskCon
 }
 
 function describe(key: string): string {
+  if (key.startsWith('$patch:')) return `ctx.patched(${key.slice(7).replace(/#\d+$/, '')})`;
   if (key.startsWith('$now#')) return 'ctx.now()';
   if (key.startsWith('$sleep#')) return 'ctx.sleepFor()';
   if (key.startsWith('$child:')) return `ctx.runChild(${key.slice(7).replace(/#\d+$/, '')})`;

@@ -219,6 +219,33 @@ describeEachStore('durable tasks', (backend: BackendName) => {
     );
   });
 
+  it('ctx.patched: a run recorded by the old code replays the old path, new runs take the new one', async () => {
+    let newCode = false;
+    const paths: string[] = [];
+    const task = baton.durableTask({ name: 'versioned-code', retries: 1, retryDelay: 0 }, async (_: null, ctx) => {
+      await ctx.step('before', async () => 1);
+      if (newCode && ctx.patched('v2')) {
+        paths.push(`new@${ctx.attempt}`);
+        await ctx.step('charge-v2', async () => 'v2');
+      } else {
+        paths.push(`old@${ctx.attempt}`);
+        await ctx.step('charge', async () => 'v1');
+      }
+      if (ctx.attempt === 0) {
+        newCode = true; // the code is deployed while this run is in flight
+        throw new Error('fail once');
+      }
+      return ctx.step('after', async () => 'done');
+    });
+    await start(task);
+    const inFlight = await task.enqueue(null);
+    expect(await inFlight.result({ timeout: '20s' })).toBe('done');
+    expect(paths).toEqual(['old@0', 'old@1']);
+    const fresh = await task.enqueue(null);
+    expect(await fresh.result({ timeout: '20s' })).toBe('done');
+    expect(paths.slice(2)).toEqual(['new@0', 'new@1']);
+  });
+
   it('refuses nested steps, bad step names and sleeping inside a step with clear errors', async () => {
     const task = baton.durableTask({ name: 'bad-steps' }, async (kind: string, ctx) => {
       if (kind === 'nested') await ctx.step('outer', async () => ctx.step('inner', async () => 1));
