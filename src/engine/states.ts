@@ -52,34 +52,26 @@ export const LEASED_STATES: readonly StateName[] = ['Running', 'Retrying', 'Canc
 /** Where a failed, timed-out, crashed or cancelled run may be retried by hand from. */
 export const RETRYABLE_BY_HAND: readonly StateName[] = ['Failed', 'TimedOut', 'Crashed', 'Cancelled'];
 
+/** Where an executing attempt (first or retry) may go. */
+const FROM_RUNNING: readonly StateName[] = [
+  'Completed',
+  'Skipped',
+  'Failed',
+  'TimedOut',
+  'AwaitingRetry',
+  'Cancelling',
+  'Cancelled',
+  'Pending',
+  'Crashed',
+  'Waiting',
+];
+
 const TRANSITIONS: Record<StateName, readonly StateName[]> = {
   Scheduled: ['Running', 'Retrying', 'Pending', 'Cancelled', 'TimedOut'],
   Pending: ['Running', 'Retrying', 'Cancelled', 'TimedOut'],
   AwaitingRetry: ['Retrying', 'Cancelled'],
-  Running: [
-    'Completed',
-    'Skipped',
-    'Failed',
-    'TimedOut',
-    'AwaitingRetry',
-    'Cancelling',
-    'Cancelled',
-    'Pending',
-    'Crashed',
-    'Waiting',
-  ],
-  Retrying: [
-    'Completed',
-    'Skipped',
-    'Failed',
-    'TimedOut',
-    'AwaitingRetry',
-    'Cancelling',
-    'Cancelled',
-    'Pending',
-    'Crashed',
-    'Waiting',
-  ],
+  Running: FROM_RUNNING,
+  Retrying: FROM_RUNNING,
   // A task of a workflow waits for its parents; a workflow run's own row is Running until it ends.
   Waiting: ['Pending', 'Cancelled', 'TimedOut'],
   Cancelling: ['Cancelled'],
