@@ -16,12 +16,13 @@ import type { Logger } from '../logger.js';
 import { createLogger, setProcessLogger } from '../logger.js';
 import { type Notifier, notifierFor } from '../store/notifier.js';
 import { openStore, parseDatabase, type StoreLocation } from '../store/open-store.js';
-import type { NewSchedule, RegisteredTask, RunTemplate, Store } from '../store/types.js';
+import type { NewRun, NewSchedule, RegisteredTask, RunTemplate, Store } from '../store/types.js';
 import { Sweeper } from '../worker/sweeper.js';
 import type { TaskDefinition } from '../worker/task-definition.js';
 import { Worker } from '../worker/worker.js';
 import { type BatonOptions, type ResolvedBatonOptions, resolveBatonOptions } from './baton-options.js';
 import { nextFire, parseCron } from './cron.js';
+import type { PreparedWorkflowRun } from './enqueue-workflow.js';
 import { Events } from './events.js';
 import { contextHostFor } from './hydration.js';
 import { RunWaiter } from './run-waiter.js';
@@ -86,6 +87,11 @@ export class Baton {
       waiter: () => {
         this.#waiter ??= new RunWaiter(this.#runtime);
         return this.#waiter;
+      },
+      applyLocalFlow: (name, rows, input) => {
+        const workflow = this.#workflows.get(name);
+        if (workflow) workflow.applyFlow(rows as PreparedWorkflowRun, input);
+        else this.#tasks.get(name)?.applyFlow(rows[0] as NewRun, input);
       },
     };
     this.runs = new Runs(this.#runtime);

@@ -8,13 +8,15 @@ import type { Schema } from '../engine/schema.js';
 import type { TriggerOrigin } from '../engine/types.js';
 import { newId } from '../ids.js';
 import type { NewRun, StoredDag } from '../store/types.js';
-import { type Enqueued, type EnqueueOptions, enqueueBasis } from './enqueue.js';
+import { announce, type Enqueued, type EnqueueOptions, enqueueBasis } from './enqueue.js';
 import type { BatonRuntime } from './runtime.js';
 
 interface WorkflowLike {
   readonly name: string;
   readonly inputSchema: Schema | undefined;
   dag(): StoredDag;
+  /** Adds flow-control rules to the rows (keys from the input). */
+  applyFlow?(rows: PreparedWorkflowRun, input: unknown): void;
 }
 
 /** The rows of one workflow run; the first is the workflow run's own row. */
@@ -43,6 +45,7 @@ export async function prepareWorkflowRun(
     timing: basis.timing,
   });
   if (basis.idempotency) rows[0].idempotency = basis.idempotency;
+  workflow.applyFlow?.(rows, input);
   return rows;
 }
 
@@ -126,9 +129,9 @@ export async function insertWorkflowRuns(runtime: BatonRuntime, prepared: readon
   for (const runs of prepared) {
     const result = created[i++];
     if (!result) break;
-    out.push(result);
+    out.push({ id: result.id, outcome: result.outcome });
     if (result.outcome === 'created') i += runs.length - 1;
   }
-  if (created.some((c) => c.outcome === 'created')) (await runtime.notifier()).runsAvailable(runtime.namespace);
+  await announce(runtime, created);
   return out;
 }

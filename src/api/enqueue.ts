@@ -13,8 +13,9 @@ import { serializeWithLimit } from '../engine/serializer.js';
 import type { EnqueueOutcome, JsonValue, TriggerOrigin } from '../engine/types.js';
 import { ValidationError } from '../errors.js';
 import { newId } from '../ids.js';
-import type { NewRun } from '../store/types.js';
+import type { CreatedRun, NewRun } from '../store/types.js';
 import type { TaskDefinition } from '../worker/task-definition.js';
+import { resolveFlow } from './flow-options.js';
 import type { BatonRuntime } from './runtime.js';
 
 export interface EnqueueOptions {
@@ -146,7 +147,20 @@ export async function prepareRun(
   };
   if (def.scheduleTimeoutMs !== undefined) run.scheduleTimeoutMs = def.scheduleTimeoutMs;
   if (basis.idempotency) run.idempotency = basis.idempotency;
+  applyTaskFlow(def, run, input);
   return run;
+}
+
+/** Adds the task's flow-control rules to its new run, keys computed from the input. */
+export function applyTaskFlow(def: TaskDefinition, run: NewRun, input: unknown): void {
+  const { flow, debounce } = resolveFlow(def.flow, { name: def.name, holderId: run.id }, input, {
+    taskName: def.name,
+    tags: run.tags,
+    metadata: run.metadata,
+    priority: run.priority,
+  });
+  if (flow) run.flow = flow;
+  if (debounce) run.debounce = debounce;
 }
 
 export interface Enqueued {
@@ -157,6 +171,16 @@ export interface Enqueued {
 export async function insertRuns(runtime: BatonRuntime, runs: readonly NewRun[]): Promise<Enqueued[]> {
   const store = await runtime.store();
   const created = await store.createRuns(runtime.namespace, runs);
-  if (created.some((c) => c.outcome === 'created')) (await runtime.notifier()).runsAvailable(runtime.namespace);
-  return created;
+  await announce(runtime, created);
+  return created.map(({ id, outcome }) => ({ id, outcome }));
+}
+
+/** Wakes workers for new runs, and the workers of runs an enqueue cancelled (`cancel-in-progress`). */
+export async function announce(runtime: BatonRuntime, created: readonly CreatedRun[]): Promise<void> {
+  const notifier = await runtime.notifier();
+  if (created.some((c) => c.outcome === 'created' || c.outcome === 'debounced')) notifier.runsAvailable(runtime.namespace);
+  for (const change of created.flatMap((c) => c.cancelled ?? [])) {
+    notifier.runChanged(change.id);
+    if (change.status === 'Cancelling') notifier.cancelRequested(change.id);
+  }
 }

@@ -45,11 +45,18 @@ export function currentState(run: RunRow, latest: StateRow | undefined): State {
   return state;
 }
 
-/** Adds `no-worker` when a queued, due run has no live worker serving its task. */
+/**
+ * Adds what is true now for a queued, due run: no live worker serves its task, or a
+ * flow-control rule holds it back (a full concurrency key, a rate limit, labels no worker has).
+ */
 export async function withLiveWaitingOn(store: Store, run: RunRow, state: State, now: number): Promise<State> {
   if (!QUEUED_STATES.includes(run.status) || run.availableAt > now) return state;
   const workers = await store.listWorkers(run.namespace, { liveOnly: true });
-  if (workers.some((w) => w.taskNames.includes(run.queueKey))) return state;
+  if (workers.some((w) => w.taskNames.includes(run.queueKey))) {
+    const held = run.flow ? await store.flowWaitingOn(run.namespace, run.id) : undefined;
+    if (!held) return state;
+    return { ...state, waitingOn: held.reason === 'rate-limit' ? { ...held, until: new Date(held.until) } : held };
+  }
   return {
     ...state,
     waitingOn: {

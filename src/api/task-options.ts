@@ -11,8 +11,17 @@ import { DEFAULT_RETRY_POLICY, type RetryDelaySetting } from '../engine/retry-po
 import type { Schema } from '../engine/schema.js';
 import { ValidationError } from '../errors.js';
 import type { TaskDefinition, TaskHooks } from '../worker/task-definition.js';
+import {
+  checkConcurrency,
+  checkDebounce,
+  checkDesiredLabels,
+  checkRateLimits,
+  type FlowOptions,
+  flowFingerprint,
+  toFlowSettings,
+} from './flow-options.js';
 
-export interface TaskOptions<Input = unknown, Output = unknown> {
+export interface TaskOptions<Input = unknown, Output = unknown> extends FlowOptions<Input> {
   /** Unique per namespace: letters, digits and . _ : / - */
   name: string;
   description?: string;
@@ -75,6 +84,10 @@ export function checkTaskOptions(options: unknown): void {
     priority: is.integer(1, 4),
     maxCrashes: is.integer(0, 1000),
     cancelGracePeriod: is.duration,
+    concurrency: checkConcurrency,
+    rateLimits: checkRateLimits,
+    desiredLabels: checkDesiredLabels,
+    debounce: checkDebounce,
     hooks: (v, k) => {
       if (typeof v !== 'object' || v === null) return `${k} must be an object of hook functions`;
       for (const [name, fn] of Object.entries(v)) {
@@ -128,6 +141,7 @@ export function toTaskDefinition(
     maxCrashes: options.maxCrashes ?? 3,
     cancelGraceMs: parseDuration(options.cancelGracePeriod ?? '10s'),
     hooks: options.hooks ?? {},
+    flow: toFlowSettings(options),
   };
   return { ...definition, version: versionOf(definition) };
 }
@@ -140,6 +154,7 @@ function versionOf(definition: Omit<TaskDefinition, 'version'>): string {
   hash.update(JSON.stringify({ ...definition.retryPolicy, retryDelay: String(definition.retryPolicy.retryDelay) }));
   hash.update(String(definition.retryIf ?? ''));
   hash.update(JSON.stringify([definition.timeoutMs, definition.scheduleTimeoutMs, definition.priority, definition.maxCrashes]));
+  if (definition.flow) hash.update(flowFingerprint(definition.flow));
   return formatUuid(hash.digest());
 }
 

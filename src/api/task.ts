@@ -1,7 +1,8 @@
 /** A defined task: enqueue it (one or many), or run it and wait for its output. */
 import type { TaskRef } from '../context/task-context.js';
+import type { NewRun } from '../store/types.js';
 import type { TaskDefinition } from '../worker/task-definition.js';
-import { type EnqueueOptions, insertRuns, prepareRun } from './enqueue.js';
+import { applyTaskFlow, type EnqueueOptions, insertRuns, prepareRun } from './enqueue.js';
 import { RunHandle } from './run-handle.js';
 import type { BatonRuntime } from './runtime.js';
 
@@ -31,6 +32,11 @@ export class Task<Input = unknown, Output = unknown> implements TaskRef<Output> 
     for (const item of items) runs.push(await prepareRun(this.#runtime, this.definition, item.input, item.options));
     const created = await insertRuns(this.#runtime, runs);
     return created.map((c) => new RunHandle<Output>(this.#runtime, c.id, c.outcome));
+  }
+
+  /** @internal Adds this task's flow-control rules to a run built from its stored template. */
+  applyFlow(run: NewRun, input: unknown): void {
+    applyTaskFlow(this.definition, run, input);
   }
 
   /** Enqueues and waits for the output; rejects with RunFailedError when the run does not complete. */

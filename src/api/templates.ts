@@ -2,6 +2,7 @@
  * Run templates: what the registry and schedule rows hold so that any process,
  * even one without the code, can create a task's or workflow's runs.
  */
+import { deserialize } from '../engine/serializer.js';
 import type { TriggerOrigin } from '../engine/types.js';
 import { newId } from '../ids.js';
 import type { NewRun, RunTemplate } from '../store/types.js';
@@ -22,6 +23,18 @@ export function taskTemplate(def: TaskDefinition): RunTemplate {
 
 /** The rows of one root run from a template; the first row is the run a handle follows. */
 export function rowsFromTemplate(
+  runtime: BatonRuntime,
+  template: RunTemplate,
+  input: string | null,
+  metadata: Record<string, unknown>,
+  trigger: TriggerOrigin,
+): NewRun[] {
+  const rows = rowsWithoutRules(runtime, template, input, metadata, trigger);
+  runtime.applyLocalFlow?.(template.name, rows, deserialize(input));
+  return rows;
+}
+
+function rowsWithoutRules(
   runtime: BatonRuntime,
   template: RunTemplate,
   input: string | null,

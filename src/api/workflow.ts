@@ -16,7 +16,8 @@ import type { MisfirePolicy, OverlapPolicy, StoredDag } from '../store/types.js'
 import type { TaskDefinition } from '../worker/task-definition.js';
 import { parseCron } from './cron.js';
 import type { EnqueueOptions } from './enqueue.js';
-import { insertWorkflowRuns, prepareWorkflowRun } from './enqueue-workflow.js';
+import { insertWorkflowRuns, type PreparedWorkflowRun, prepareWorkflowRun } from './enqueue-workflow.js';
+import { type ConcurrencyRule, checkConcurrency, mergeFlows, resolveFlow, toFlowSettings } from './flow-options.js';
 import { RunHandle } from './run-handle.js';
 import type { BatonRuntime } from './runtime.js';
 import { checkTaskOptions, stableId, type TaskOptions, toTaskDefinition } from './task-options.js';
@@ -34,6 +35,13 @@ export interface WorkflowOptions<Input = unknown> {
   on?: { events?: string[]; crons?: (string | CronTrigger)[] };
   /** Default priority of its tasks, 1 (low) to 4 (high). */
   priority?: number;
+  /** Limits how many runs of the workflow per key are in progress (from its first task's start to its end). */
+  concurrency?: ConcurrencyRule<Input> | readonly ConcurrencyRule<Input>[];
+  /**
+   * Tasks of a run prefer (`soft`) or require (`hard`) the worker that ran its first task;
+   * `hard` falls back to any worker once that worker is gone.
+   */
+  sticky?: 'soft' | 'hard';
 }
 
 /** A cron trigger with its options (DESIGN.md §2.13 "Schedules"). */
@@ -117,6 +125,12 @@ export class Workflow<Input = unknown, Output extends Record<string, unknown> = 
   ): WorkflowTask<Awaited<R>> {
     const { parents = [], skipIf, ...taskOptions } = options;
     checkTaskOptions(taskOptions);
+    if (taskOptions.debounce !== undefined) {
+      throw new ValidationError(
+        `task "${options.name}" of workflow "${this.name}": debounce applies to standalone tasks, not to tasks of a workflow`,
+        [{ path: 'debounce', message: 'not allowed on a workflow task' }],
+      );
+    }
     if (skipIf !== undefined && typeof skipIf !== 'function') {
       throw new ValidationError(`task "${options.name}" of workflow "${this.name}": skipIf must be a function`);
     }
@@ -194,6 +208,34 @@ export class Workflow<Input = unknown, Output extends Record<string, unknown> = 
     };
   }
 
+  /**
+   * @internal Adds each row's flow-control rules, keys computed from the input: the
+   * workflow's concurrency keys are held by its run's row and gate every task of the run.
+   */
+  applyFlow(rows: PreparedWorkflowRun, input: unknown): void {
+    const [row, ...taskRows] = rows;
+    const info = { taskName: this.name, tags: row.tags, metadata: row.metadata, priority: row.priority };
+    const settings =
+      this.options.concurrency === undefined ? undefined : toFlowSettings({ concurrency: this.options.concurrency });
+    const workflowFlow = resolveFlow(settings, { name: this.name, holderId: row.id }, input, info).flow;
+    if (workflowFlow) row.flow = workflowFlow;
+    for (const taskRow of taskRows) {
+      const def = this.tasks.find((t) => t.name === taskRow.taskName)?.definition;
+      const own = resolveFlow(
+        def?.flow,
+        { name: taskRow.queueKey ?? taskRow.taskName, holderId: taskRow.id },
+        input,
+        {
+          ...info,
+          taskName: taskRow.taskName,
+        },
+        this.options.sticky,
+      ).flow;
+      const flow = mergeFlows(workflowFlow, own);
+      if (flow) taskRow.flow = flow;
+    }
+  }
+
   /** @internal The input schema, for validation at enqueue. */
   get inputSchema(): Schema | undefined {
     return this.options.input;
@@ -255,6 +297,8 @@ export function checkWorkflowOptions(options: unknown): void {
     name: is.name,
     description: is.string,
     input: is.schema,
+    concurrency: checkConcurrency,
+    sticky: is.oneOf('soft', 'hard'),
     on: (v, k) => {
       if (typeof v !== 'object' || v === null) return `${k} must be an object with events and/or crons`;
       for (const [key, list] of Object.entries(v)) {

@@ -50,7 +50,10 @@ export type WaitingOn =
   | { reason: 'cancellation'; message: string; deadline?: Date }
   | { reason: 'parents'; message: string; parents: string[] }
   | { reason: 'workflow-failure'; message: string }
-  | { reason: 'durable-wait'; message: string; until?: Date; signalKey?: string; childRunId?: string };
+  | { reason: 'durable-wait'; message: string; until?: Date; signalKey?: string; childRunId?: string }
+  | { reason: 'concurrency'; message: string; key: string; max: number }
+  | { reason: 'rate-limit'; message: string; key: string; until: Date }
+  | { reason: 'labels'; message: string; labels: Record<string, string> };
 
 /** One state of a run: `type` is coarse, `name` is fine (DESIGN.md §2.7). */
 export interface State<Output = unknown> {
@@ -95,7 +98,11 @@ export interface LogEntry {
   attempt: number;
 }
 
-/** How an enqueue ended: a new run, or the run an idempotency key already points at. */
+/**
+ * How an enqueue ended: a new run; the run an idempotency key already points at; a queued
+ * run of the same debounce key that took the new input; or a run created Cancelled because
+ * its concurrency key was full under `cancel-newest`.
+ */
 export type EnqueueOutcome = 'created' | 'deduplicated' | 'debounced' | 'rejected';
 
 export type JsonValue = null | boolean | number | string | JsonValue[] | { [key: string]: JsonValue };

@@ -10,7 +10,8 @@
  */
 
 import type { DagTaskSpec } from '../engine/dag.js';
-import type { LogLevel, StateName, StateType, TriggerOrigin, WaitingOn } from '../engine/types.js';
+import type { FlowReason, RunFlow } from '../engine/flow-control.js';
+import type { EnqueueOutcome, LogLevel, StateName, StateType, TriggerOrigin, WaitingOn } from '../engine/types.js';
 import type { SerializedError } from '../errors.js';
 
 /** WaitingOn as stored: times as epoch ms. */
@@ -80,6 +81,8 @@ export interface RunRow {
   waitingOn: StoredWaitingOn | null;
   progress: number | null;
   progressMessage: string | null;
+  /** Flow-control rules (concurrency, rate limits, labels, stickiness); null for a run without any. */
+  flow: RunFlow | null;
 }
 
 export interface NewRun {
@@ -115,11 +118,17 @@ export interface NewRun {
   idempotency?: { key: string; inputHash: string; windowMs: number };
   /** A fork: copy the source run's recorded steps that came before `beforeSeq`, in the same transaction. */
   copySteps?: { fromRunId: string; beforeSeq: number };
+  /** Flow-control rules; a run with any is claimed through admission (engine/flow-control). */
+  flow?: RunFlow;
+  /** Collapse into a queued run of the same task and key, replacing its input (DESIGN.md §2.6). */
+  debounce?: { key: string; periodMs: number; maxWaitMs?: number };
 }
 
 export interface CreatedRun {
   id: string;
-  outcome: 'created' | 'deduplicated';
+  outcome: EnqueueOutcome;
+  /** Runs this enqueue cancelled (concurrency `cancel-in-progress`), for waking their workers. */
+  cancelled?: CancelResult['changed'];
 }
 
 export interface ClaimRequest {
@@ -129,6 +138,8 @@ export interface ClaimRequest {
   taskNames: readonly string[];
   limit: number;
   leaseMs: number;
+  /** The worker's labels, for runs with `desiredLabels`. */
+  labels?: Record<string, string>;
 }
 
 export interface LeaseRef {
@@ -477,4 +488,6 @@ export interface Store {
   sweep(): Promise<SweepResult>;
   /** Earliest future due-time of a queued run of these tasks, or null. */
   nextDueAt(namespace: string, taskNames: readonly string[]): Promise<number | null>;
+  /** Why a queued, due run with flow-control rules may not start now (undefined: it may). */
+  flowWaitingOn(namespace: string, runId: string): Promise<FlowReason | undefined>;
 }

@@ -3,6 +3,7 @@
  * policy, timeouts and hooks, already validated and normalized to ms.
  */
 import type { TaskContext } from '../context/task-context.js';
+import type { FlowSettings } from '../engine/flow-control.js';
 import type { RetryPolicy } from '../engine/retry-policy.js';
 import type { Schema } from '../engine/schema.js';
 
@@ -59,4 +60,6 @@ export interface TaskDefinition {
   readonly cancelGraceMs: number;
   // biome-ignore lint/suspicious/noExplicitAny: type-erased hooks
   readonly hooks: TaskHooks<any, any>;
+  /** Flow-control rules (concurrency, rate limits, labels, debounce), when it has any. */
+  readonly flow: FlowSettings | undefined;
 }

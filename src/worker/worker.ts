@@ -256,6 +256,7 @@ export class Worker {
       taskNames: [...this.#definitions.keys()],
       limit,
       leaseMs: this.#settings.leaseMs,
+      labels: this.#settings.labels,
     });
     for (const run of runs) this.#startAttempt(run);
     return runs;

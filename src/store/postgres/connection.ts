@@ -40,6 +40,8 @@ export interface Tables {
   events: string;
   schedules: string;
   fires: string;
+  holds: string;
+  rateHits: string;
 }
 
 export function tablesOf(schema: string): Tables {
@@ -59,6 +61,8 @@ export function tablesOf(schema: string): Tables {
     events: `${s}.events`,
     schedules: `${s}.schedules`,
     fires: `${s}.schedule_fires`,
+    holds: `${s}.flow_holds`,
+    rateHits: `${s}.rate_limit_hits`,
   };
 }
 

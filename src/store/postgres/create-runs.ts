@@ -4,20 +4,37 @@
  * returns the first run (or raises a conflict when the input differs); an
  * expired key is taken over. Keys are claimed with INSERT … ON CONFLICT and a
  * fenced UPDATE, so concurrent enqueues from several processes agree.
+ * Flow control at enqueue (flow.ts): a debounced run updates the queued one, a
+ * cancel-newest rejection is created then ended Cancelled, cancel-in-progress
+ * cancels the key's oldest holders; those keys are locked for the transaction.
  */
 
+import { flowGroup, hasFlow } from '../../engine/flow-control.js';
+import { cancelledError } from '../../engine/run-rules.js';
 import { STATE_TYPE } from '../../engine/states.js';
 import { IdempotencyConflictError } from '../../errors.js';
 import type { CreatedRun, NewRun, StoredWaitingOn } from '../types.js';
 import type { Tx } from './connection.js';
+import { decideEnqueue, type EnqueueDecision, insertHolds, lockEnqueueKeys, needsEnqueueDecision } from './flow.js';
+import { insertStates } from './state-writes.js';
 
 const STATE_TYPE_ROWS = Object.entries(STATE_TYPE).map(([name, type]) => ({ name, type }));
 
+/** Runs decided but not yet written: written together, and before any decision that reads what is stored. */
+interface Pending {
+  rows: Record<string, unknown>[];
+  runs: NewRun[];
+  rejected: { id: string; reason: string }[];
+}
+
 export async function createRuns(tx: Tx, namespace: string, runs: readonly NewRun[]): Promise<CreatedRun[]> {
-  const { now, t } = tx;
+  const { now } = tx;
   const results: CreatedRun[] = [];
-  const rows: Record<string, unknown>[] = [];
-  // The tasks of a workflow run whose key matched an earlier run are not created either.
+  const pending: Pending = { rows: [], runs: [], rejected: [] };
+  let isAvailable = false;
+  // Enqueues of one debounce key or cancel-strategy concurrency key, from any process, go one at a time.
+  await lockEnqueueKeys(tx, namespace, runs);
+  // The tasks of a workflow run whose key matched an earlier run (or that was rejected) are not created either.
   const duplicateWorkflows = new Set<string>();
   for (const run of runs) {
     if (duplicateWorkflows.has(run.workflowRunId)) continue;
@@ -32,7 +49,28 @@ export async function createRuns(tx: Tx, namespace: string, runs: readonly NewRu
         continue;
       }
     }
-    const availableAt = run.runAt ?? now + (run.delayMs ?? 0);
+    let decision: EnqueueDecision = { kind: 'create' };
+    if (needsEnqueueDecision(run)) {
+      // Earlier runs of the batch count (a debounce target, a key's holder).
+      isAvailable = (await flush(tx, namespace, pending)) || isAvailable;
+      decision = await decideEnqueue(tx, namespace, run);
+    }
+    if (decision.kind === 'debounced') {
+      // A new idempotency key points at the run that took this input.
+      if (run.idempotency) {
+        await tx.query(`UPDATE ${tx.t.keys} SET run_id = $1 WHERE namespace = $2 AND task_name = $3 AND key = $4`, [
+          decision.id,
+          namespace,
+          run.taskName,
+          run.idempotency.key,
+        ]);
+      }
+      results.push({ id: decision.id, outcome: 'debounced' });
+      isAvailable = true;
+      continue;
+    }
+    const delayMs = run.debounce ? Math.max(run.delayMs ?? 0, run.debounce.periodMs) : run.delayMs;
+    const availableAt = run.runAt ?? now + (delayMs ?? 0);
     const isDelayed = availableAt > now;
     const status = run.initialStatus ?? (isDelayed ? 'Scheduled' : 'Pending');
     const waitingOn: StoredWaitingOn | null =
@@ -41,7 +79,8 @@ export async function createRuns(tx: Tx, namespace: string, runs: readonly NewRu
         ? { reason: 'scheduled', message: `scheduled to start at ${new Date(availableAt).toISOString()}`, until: availableAt }
         : null);
     const scheduleDeadline = run.scheduleTimeoutMs === undefined ? null : Math.max(availableAt, now) + run.scheduleTimeoutMs;
-    rows.push({
+    const flow = run.flow && hasFlow(run.flow) ? run.flow : null;
+    pending.rows.push({
       id: run.id,
       kind: run.kind ?? 'task',
       queue_key: run.queueKey ?? run.taskName,
@@ -64,42 +103,81 @@ export async function createRuns(tx: Tx, namespace: string, runs: readonly NewRu
       schedule_deadline_at: scheduleDeadline,
       cancel_grace_ms: run.cancelGraceMs,
       waiting_on: waitingOn,
+      flow,
+      gate: flow && run.kind !== 'workflow' ? flowGroup(flow, run.queueKey ?? run.taskName) : null,
+      debounce_key: run.debounce?.key ?? null,
     });
-    results.push({ id: run.id, outcome: 'created' });
-  }
-  if (rows.length > 0) {
-    // One statement writes the runs and their first state rows.
-    await tx.query(
-      `WITH inserted AS (
-       INSERT INTO ${t.runs} (id, namespace, kind, queue_key, dag, workflow_run_id, workflow_name, task_name, parent_run_id,
-         parent_workflow_run_id, status, attempt, crash_count, max_crashes, priority, input, tags, metadata,
-         custom_context, trigger, idempotency_key, available_at, schedule_deadline_at, created_at, updated_at,
-         cancel_grace_ms, waiting_on)
-       SELECT id, $2, kind, queue_key, dag, workflow_run_id, workflow_name, task_name, parent_run_id, parent_workflow_run_id, status, 0, 0,
-         max_crashes, priority, input, tags, metadata, custom_context, trigger, idempotency_key, available_at,
-         schedule_deadline_at, $3, $3, cancel_grace_ms, waiting_on
-       FROM json_to_recordset($1::json) AS x(id text, kind text, queue_key text, dag json, workflow_run_id text, workflow_name text, task_name text,
-         parent_run_id text, parent_workflow_run_id text, status text, max_crashes integer, priority integer,
-         input text, tags json, metadata json, custom_context json, trigger json, idempotency_key text,
-         available_at bigint, schedule_deadline_at bigint, cancel_grace_ms bigint, waiting_on json)
-       RETURNING id, status, waiting_on
-     )
-     INSERT INTO ${t.states} (run_id, attempt, type, name, at, waiting_on)
-     SELECT i.id, 0, st.type, i.status, $3, i.waiting_on
-     FROM inserted i JOIN json_to_recordset($4::json) AS st(name text, type text) ON st.name = i.status`,
-      [JSON.stringify(rows), namespace, now, JSON.stringify(STATE_TYPE_ROWS)],
-    );
-    for (const run of runs) {
-      if (!run.copySteps || !rows.some((r) => r.id === run.id)) continue;
-      await tx.query(
-        `INSERT INTO ${t.steps} (run_id, step_key, seq, kind, output, error, attempt, epoch, created_at)
-         SELECT $1, step_key, seq, kind, output, error, 0, 0, $2 FROM ${t.steps} WHERE run_id = $3 AND seq < $4 AND error IS NULL`,
-        [run.id, now, run.copySteps.fromRunId, run.copySteps.beforeSeq],
-      );
+    if (decision.kind === 'rejected') {
+      // Created, then ended at once with the reason: never a silent drop.
+      pending.rejected.push({ id: run.id, reason: decision.reason });
+      results.push({ id: run.id, outcome: 'rejected' });
+      if (run.kind === 'workflow') duplicateWorkflows.add(run.id);
+      continue;
     }
-    tx.notify({ t: 'available', ns: namespace });
+    pending.runs.push(run);
+    results.push(
+      decision.kind === 'create-after-cancelling'
+        ? { id: run.id, outcome: 'created', cancelled: decision.cancelled }
+        : { id: run.id, outcome: 'created' },
+    );
   }
+  isAvailable = (await flush(tx, namespace, pending)) || isAvailable;
+  if (isAvailable) tx.notify({ t: 'available', ns: namespace });
   return results;
+}
+
+/** Writes the pending runs: rows and first states, holder rows, rejections, copied steps. Returns whether any was written. */
+async function flush(tx: Tx, namespace: string, pending: Pending): Promise<boolean> {
+  const { now, t } = tx;
+  const { rows, runs, rejected } = pending;
+  if (rows.length === 0) return false;
+  // One statement writes the runs and their first state rows.
+  await tx.query(
+    `WITH inserted AS (
+     INSERT INTO ${t.runs} (id, namespace, kind, queue_key, dag, workflow_run_id, workflow_name, task_name, parent_run_id,
+       parent_workflow_run_id, status, attempt, crash_count, max_crashes, priority, input, tags, metadata,
+       custom_context, trigger, idempotency_key, available_at, schedule_deadline_at, created_at, updated_at,
+       cancel_grace_ms, waiting_on, flow, gate, debounce_key)
+     SELECT id, $2, kind, queue_key, dag, workflow_run_id, workflow_name, task_name, parent_run_id, parent_workflow_run_id, status, 0, 0,
+       max_crashes, priority, input, tags, metadata, custom_context, trigger, idempotency_key, available_at,
+       schedule_deadline_at, $3, $3, cancel_grace_ms, waiting_on, flow, gate, debounce_key
+     FROM json_to_recordset($1::json) AS x(id text, kind text, queue_key text, dag json, workflow_run_id text, workflow_name text, task_name text,
+       parent_run_id text, parent_workflow_run_id text, status text, max_crashes integer, priority integer,
+       input text, tags json, metadata json, custom_context json, trigger json, idempotency_key text,
+       available_at bigint, schedule_deadline_at bigint, cancel_grace_ms bigint, waiting_on json,
+       flow jsonb, gate text, debounce_key text)
+     RETURNING id, status, waiting_on
+   )
+   INSERT INTO ${t.states} (run_id, attempt, type, name, at, waiting_on)
+   SELECT i.id, 0, st.type, i.status, $3, i.waiting_on
+   FROM inserted i JOIN json_to_recordset($4::json) AS st(name text, type text) ON st.name = i.status`,
+    [JSON.stringify(rows), namespace, now, JSON.stringify(STATE_TYPE_ROWS)],
+  );
+  await insertHolds(tx, namespace, runs);
+  if (rejected.length > 0) {
+    await tx.query(
+      `UPDATE ${t.runs} r SET status = 'Cancelled', cancel_reason = x.reason, cancel_requested_at = $2, error = x.error,
+         finished_at = $2, waiting_on = NULL
+       FROM json_to_recordset($1::json) AS x(id text, reason text, error json) WHERE r.id = x.id`,
+      [JSON.stringify(rejected.map((r) => ({ ...r, error: cancelledError(r.reason) }))), now],
+    );
+    await insertStates(
+      tx,
+      rejected.map((r) => ({ runId: r.id, attempt: 0, name: 'Cancelled', at: now, message: r.reason })),
+    );
+  }
+  for (const run of runs) {
+    if (!run.copySteps) continue;
+    await tx.query(
+      `INSERT INTO ${t.steps} (run_id, step_key, seq, kind, output, error, attempt, epoch, created_at)
+       SELECT $1, step_key, seq, kind, output, error, 0, 0, $2 FROM ${t.steps} WHERE run_id = $3 AND seq < $4 AND error IS NULL`,
+      [run.id, now, run.copySteps.fromRunId, run.copySteps.beforeSeq],
+    );
+  }
+  pending.rows = [];
+  pending.runs = [];
+  pending.rejected = [];
+  return true;
 }
 
 interface KeyRow {

@@ -7,6 +7,7 @@
  * retryable StorageError; the worker backs off and tries again.
  */
 import { randomBytes } from 'node:crypto';
+import type { FlowReason } from '../../engine/flow-control.js';
 import type { StateName } from '../../engine/types.js';
 import { RunNotFoundError, ValidationError } from '../../errors.js';
 import type { OpenStoreOptions } from '../open-store.js';
@@ -56,6 +57,7 @@ import {
 import { requestCancel, retryRun, sweep } from './control.js';
 import { createRuns } from './create-runs.js';
 import * as es from './events-schedules.js';
+import { flowWaitingOn } from './flow.js';
 import { NotifyListener } from './listener.js';
 import { DEFAULT_SCHEMA, migrateWithClient } from './migrate.js';
 import * as reads from './reads.js';
@@ -137,7 +139,7 @@ export class PostgresStore implements Store {
 
   claimRuns(request: ClaimRequest): Promise<RunRow[]> {
     if (request.limit <= 0 || request.taskNames.length === 0) return Promise.resolve([]);
-    return this.c.tx((tx) => claimRuns(tx, request));
+    return claimRuns(this.c, request);
   }
 
   renewLeases(request: {
@@ -323,5 +325,9 @@ export class PostgresStore implements Store {
 
   nextDueAt(namespace: string, taskNames: readonly string[]): Promise<number | null> {
     return reads.nextDueAt(this.c, namespace, taskNames);
+  }
+
+  flowWaitingOn(namespace: string, runId: string): Promise<FlowReason | undefined> {
+    return this.c.tx((tx) => flowWaitingOn(tx, namespace, runId));
   }
 }

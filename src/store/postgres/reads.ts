@@ -167,10 +167,15 @@ export async function listTasks(c: PgConnection, namespace: string): Promise<Reg
 export async function nextDueAt(c: PgConnection, namespace: string, taskNames: readonly string[]): Promise<number | null> {
   if (taskNames.length === 0) return null;
   const now = await c.now();
+  // Two partial indexes hold the queue: runs_queue (plain runs) and runs_gated (runs with flow-control rules).
   const result = await c.query<{ due: number | null }>(
-    `SELECT MIN(available_at) AS due FROM ${c.t.runs}
-     WHERE namespace = $1 AND status IN ('Scheduled', 'Pending', 'AwaitingRetry') AND available_at > $2
-       AND queue_key = ANY($3::text[])`,
+    `SELECT LEAST(
+       (SELECT MIN(available_at) FROM ${c.t.runs}
+        WHERE namespace = $1 AND status IN ('Scheduled', 'Pending', 'AwaitingRetry') AND gate IS NULL AND available_at > $2
+          AND queue_key = ANY($3::text[])),
+       (SELECT MIN(available_at) FROM ${c.t.runs}
+        WHERE namespace = $1 AND status IN ('Scheduled', 'Pending', 'AwaitingRetry') AND gate IS NOT NULL AND available_at > $2
+          AND queue_key = ANY($3::text[]))) AS due`,
     [namespace, now, taskNames],
   );
   const sleeping = await c.query<{ due: number | null }>(

@@ -1,5 +1,6 @@
 /** Maps PostgreSQL rows (snake_case, json parsed by pg, bigint times as numbers) to the store's row types. */
 
+import type { RunFlow } from '../../engine/flow-control.js';
 import { reviveTrigger } from '../../engine/trigger.js';
 import type { LogLevel, StateName, StateType, TriggerOrigin } from '../../engine/types.js';
 import type { SerializedError } from '../../errors.js';
@@ -44,6 +45,7 @@ export interface PgRunRow {
   waiting_on: StoredWaitingOn | null;
   progress: number | null;
   progress_message: string | null;
+  flow: RunFlow | null;
 }
 
 const COLUMNS = [
@@ -85,6 +87,7 @@ const COLUMNS = [
   'waiting_on',
   'progress',
   'progress_message',
+  'flow',
 ];
 
 /** Every column but the checkpoint, which is loaded on its own. */
@@ -135,6 +138,7 @@ export function toRunRow(row: PgRunRow): RunRow {
     waitingOn: row.waiting_on,
     progress: row.progress,
     progressMessage: row.progress_message,
+    flow: row.flow,
   };
 }
 

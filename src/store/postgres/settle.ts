@@ -22,6 +22,7 @@ interface LockedRow {
   lease_epoch: number;
   cancel_reason: string | null;
   workflow_run_id: string;
+  has_flow: boolean;
 }
 
 const RELEASE = 'lease_owner = NULL, lease_expires_at = NULL, deadline_at = NULL, updated_at = $2';
@@ -32,7 +33,7 @@ export async function settle(tx: Tx, logs: readonly NewLog[], settlements: reado
   const { t, now } = tx;
   const ids = [...new Set(settlements.map((s) => s.runId))];
   const locked = await tx.query<LockedRow>(
-    `SELECT id, namespace, status, attempt, lease_epoch, cancel_reason, workflow_run_id FROM ${t.runs}
+    `SELECT id, namespace, status, attempt, lease_epoch, cancel_reason, workflow_run_id, flow IS NOT NULL AS has_flow FROM ${t.runs}
      WHERE id = ANY($1::text[]) ORDER BY id FOR UPDATE`,
     [ids],
   );
@@ -136,7 +137,8 @@ export async function settle(tx: Tx, logs: readonly NewLog[], settlements: reado
     row.status = next;
     if (row.workflow_run_id !== row.id && isTerminal(next)) workflows.push(row.workflow_run_id);
     tx.notify({ t: 'run', id: s.runId });
-    if (next === 'AwaitingRetry' || next === 'Pending') tx.notify({ t: 'available', ns: row.namespace });
+    // A run with flow-control rules that stops executing frees its concurrency keys: runs held back may start.
+    if (next === 'AwaitingRetry' || next === 'Pending' || row.has_flow) tx.notify({ t: 'available', ns: row.namespace });
     return next;
   });
   if (completed.length > 0) {

@@ -1,5 +1,6 @@
 /** Maps SQLite rows (snake_case, JSON as text, times as ms) to the store's row types. */
 
+import type { RunFlow } from '../../engine/flow-control.js';
 import { reviveTrigger } from '../../engine/trigger.js';
 import type { LogLevel, StateName, StateType, TriggerOrigin } from '../../engine/types.js';
 import type { SerializedError } from '../../errors.js';
@@ -44,6 +45,7 @@ export interface SqlRunRow {
   waiting_on: string | null;
   progress: number | null;
   progress_message: string | null;
+  flow: string | null;
 }
 
 /** Every column but the checkpoint, which is loaded on its own. */
@@ -51,7 +53,7 @@ export const RUN_COLUMNS = `id, namespace, kind, queue_key, workflow_run_id, wor
   parent_workflow_run_id, status, attempt, crash_count, max_crashes, priority, input, output, error, tags,
   metadata, custom_context, trigger, idempotency_key, available_at, schedule_deadline_at, created_at,
   started_at, finished_at, updated_at, lease_epoch, lease_owner, lease_expires_at, deadline_at,
-  cancel_requested_at, cancel_reason, cancel_grace_ms, waiting_on, progress, progress_message`;
+  cancel_requested_at, cancel_reason, cancel_grace_ms, waiting_on, progress, progress_message, flow`;
 
 function json<T>(text: string | null): T | null {
   return text === null ? null : (JSON.parse(text) as T);
@@ -97,6 +99,7 @@ export function toRunRow(row: SqlRunRow): RunRow {
     waitingOn: json<StoredWaitingOn>(row.waiting_on),
     progress: row.progress,
     progressMessage: row.progress_message,
+    flow: json<RunFlow>(row.flow),
   };
 }
 

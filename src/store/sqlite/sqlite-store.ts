@@ -6,6 +6,7 @@
 import { randomBytes } from 'node:crypto';
 import { hostname } from 'node:os';
 import type { Clock } from '../../clock/clock.js';
+import type { FlowReason } from '../../engine/flow-control.js';
 import type { StateName } from '../../engine/types.js';
 import { RunNotFoundError } from '../../errors.js';
 import type {
@@ -46,6 +47,7 @@ import { SqliteConnection } from './connection.js';
 import { requestCancel, retryRun, sweep } from './control.js';
 import { createRuns } from './create-runs.js';
 import * as es from './events-schedules.js';
+import { flowWaitingOn } from './flow.js';
 import { migrateSqlite } from './migrate.js';
 import * as reads from './reads.js';
 import { findWaitEvents, loadSteps, recordSteps, resolveWait, runStepTransaction } from './steps.js';
@@ -314,5 +316,9 @@ export class SqliteStore implements Store {
 
   nextDueAt(namespace: string, taskNames: readonly string[]): Promise<number | null> {
     return this.c.read(() => reads.nextDueAt(this.c, namespace, taskNames));
+  }
+
+  flowWaitingOn(namespace: string, runId: string): Promise<FlowReason | undefined> {
+    return this.c.read(() => flowWaitingOn(this.c, namespace, runId));
   }
 }
