@@ -56,4 +56,11 @@ const recent = await baton.runs.list({ limit: 20 });
 console.log(`\n${recent.items.length} runs in the store (newest first):`);
 for (const run of recent.items) console.log(`  ${run.id}  ${run.taskName.padEnd(15)} ${run.state.name}`);
 
-await baton.close();
+// The dashboard on this database: the worker keeps serving until Ctrl-C.
+if (process.env.BATON_EXAMPLE_SERVE === '0') {
+  await baton.close();
+} else {
+  const server = await baton.serve({ auth: 'none' });
+  console.log(`\nDashboard: ${server.url}/ (local only, no login) — Ctrl-C to stop`);
+  process.once('SIGINT', () => void baton.close().then(() => process.exit(0)));
+}

@@ -1,33 +1,38 @@
-/** `new Baton(options)`: the options, their checks and their defaults. */
+/**
+ * `new Baton(options)`: the options, their checks and their defaults. An explicit
+ * option wins; otherwise the value comes from the settings layer (`BATON_*` variables,
+ * the active profile, then the built-in defaults; see settings/load-settings.ts).
+ */
 import { type Clock, systemClock } from '../clock/clock.js';
 import { type Duration, parseDuration } from '../engine/duration.js';
 import { DEFAULT_LIMITS, type PayloadLimits } from '../engine/limits.js';
 import { checkOptions, is } from '../engine/options.js';
 import type { Logger, LogLevelSetting } from '../logger.js';
-import { DEFAULT_SQLITE_PATH } from '../store/open-store.js';
+import { type LoadedSettings, loadSettings } from '../settings/load-settings.js';
+import type { WorkerDefaults } from '../settings/settings-schema.js';
 
 export interface BatonOptions {
   /**
    * Where runs are stored: `postgres://…`, `sqlite:path`, a file path or `:memory:`.
-   * Default: `BATON_DATABASE_URL`, else `./.baton/baton.db`.
+   * Default: `BATON_DATABASE_URL`, else the active profile's, else `./.baton/baton.db`.
    */
   database?: string;
-  /** PostgreSQL schema for Baton's tables. Default `baton` (or `BATON_SCHEMA`). */
+  /** PostgreSQL schema for Baton's tables. Default `BATON_SCHEMA`, the profile's, or `baton`. */
   schema?: string;
   /** PostgreSQL connections this instance may open (its pool; LISTEN uses one more). Default 10. */
   poolSize?: number;
-  /** Runs, names and keys are separate per namespace. Default `default`. */
+  /** Runs, names and keys are separate per namespace. Default `BATON_NAMESPACE`, the profile's, or `default`. */
   namespace?: string;
   /** Time source for every due-time. Default: the system clock. */
   clock?: Clock;
   logger?: Logger;
-  /** Level of the process logger when `logger` is not given. Default `BATON_LOG_LEVEL` or `info`. */
+  /** Level of the process logger when `logger` is not given. Default `BATON_LOG_LEVEL`, the profile's, or `info`. */
   logLevel?: LogLevelSetting;
   /** How often expired leases and schedule timeouts are swept. Default `5s`. */
   sweepInterval?: Duration;
   /** How long an idempotency key returns its first run. Default `24h`. */
   idempotencyWindow?: Duration;
-  /** Payload size limits in bytes (input, output, event, streamChunk). */
+  /** Payload size limits in bytes (input, output, event, streamChunk). Default `BATON_LIMITS_*`, the profile's, or 4 MiB, 4 MiB, 1 MiB, 256 KiB. */
   limits?: Partial<PayloadLimits>;
   /** Root folder of `ctx.rawDataPath`. Default `./.baton/raw`. */
   rawDataRoot?: string;
@@ -46,6 +51,10 @@ export interface ResolvedBatonOptions {
   idempotencyWindowMs: number;
   limits: PayloadLimits;
   rawDataRoot: string;
+  /** What a worker uses when its own `slots`, `lease` or `pollInterval` is absent. */
+  workerDefaults: WorkerDefaults;
+  /** The settings as loaded (with their sources and typo warnings), for HTTP and the CLI. */
+  settings: LoadedSettings;
 }
 
 const limitCheck = (value: unknown, key: string) => {
@@ -79,19 +88,22 @@ export function resolveBatonOptions(options: BatonOptions = {}): ResolvedBatonOp
     limits: limitCheck,
     rawDataRoot: is.string,
   });
-  const envLevel = process.env.BATON_LOG_LEVEL as LogLevelSetting | undefined;
+  const loaded = loadSettings();
+  const { settings } = loaded;
   return {
-    database: options.database ?? process.env.BATON_DATABASE_URL ?? DEFAULT_SQLITE_PATH,
-    schema: options.schema ?? process.env.BATON_SCHEMA ?? 'baton',
+    database: options.database ?? settings.database,
+    schema: options.schema ?? settings.schema,
     poolSize: options.poolSize,
-    namespace: options.namespace ?? 'default',
+    namespace: options.namespace ?? settings.namespace,
     clock: options.clock ?? systemClock,
     isClockInjected: options.clock !== undefined,
     logger: options.logger,
-    logLevel: options.logLevel ?? envLevel ?? 'info',
+    logLevel: options.logLevel ?? settings.logLevel,
     sweepIntervalMs: parseDuration(options.sweepInterval ?? '5s'),
     idempotencyWindowMs: parseDuration(options.idempotencyWindow ?? '24h'),
-    limits: { ...DEFAULT_LIMITS, ...(options.limits ?? {}) },
+    limits: { ...settings.limits, ...(options.limits ?? {}) },
     rawDataRoot: options.rawDataRoot ?? './.baton/raw',
+    workerDefaults: settings.worker,
+    settings: loaded,
   };
 }

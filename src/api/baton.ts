@@ -11,6 +11,9 @@ import { validateWith } from '../engine/schema.js';
 import { serializeWithLimit } from '../engine/serializer.js';
 import type { JsonValue } from '../engine/types.js';
 import { ValidationError } from '../errors.js';
+import { createHttpApp, type HttpOptions } from '../http/app.js';
+import type { HttpHost, NamespaceApi } from '../http/scope.js';
+import { serveHttp } from '../http/serve.js';
 import { newId } from '../ids.js';
 import type { Logger } from '../logger.js';
 import { createLogger, setProcessLogger } from '../logger.js';
@@ -25,6 +28,7 @@ import { nextFire, parseCron } from './cron.js';
 import type { PreparedWorkflowRun } from './enqueue-workflow.js';
 import { Events } from './events.js';
 import { contextHostFor } from './hydration.js';
+import { InlineRunner } from './inline.js';
 import { RunWaiter } from './run-waiter.js';
 import { Runs } from './runs.js';
 import type { BatonRuntime } from './runtime.js';
@@ -32,6 +36,8 @@ import { type ScheduleInfo, Scheduler, Schedules, toScheduleInfo } from './sched
 import { Task } from './task.js';
 import { checkTaskOptions, jsonSchemaOf, stableId, type TaskOptions, toTaskDefinition } from './task-options.js';
 import { taskTemplate } from './templates.js';
+import { Tokens } from './tokens.js';
+import { hookDefinitionOf, type Transaction, TransactionRunner } from './transaction.js';
 import { resolveWorkerOptions, type WorkerOptions } from './worker-options.js';
 import { checkWorkflowOptions, cronTriggersOf, Workflow, type WorkflowOptions } from './workflow.js';
 
@@ -53,6 +59,8 @@ export class Baton {
   readonly events: Events;
   /** List and delete persisted schedules (crons from `on.crons`, one-off `baton.schedule()`). */
   readonly schedules: Schedules;
+  /** API tokens for the HTTP API and dashboard. */
+  readonly tokens: Tokens;
   readonly namespace: string;
   readonly #options: ResolvedBatonOptions;
   readonly #location: StoreLocation;
@@ -61,6 +69,9 @@ export class Baton {
   readonly #tasks = new Map<string, Task>();
   readonly #workflows = new Map<string, Workflow>();
   readonly #workers = new Set<Worker>();
+  #inline: InlineRunner | undefined;
+  readonly #servers = new Set<{ close(): Promise<void> }>();
+  #transactions: TransactionRunner | undefined;
   #store: Promise<Store> | undefined;
   #sweeper: Sweeper | undefined;
   #scheduler: Scheduler | undefined;
@@ -75,6 +86,7 @@ export class Baton {
     this.namespace = this.#options.namespace;
     this.#logger = this.#options.logger ?? createLogger(this.#options.logLevel);
     setProcessLogger(this.#logger);
+    for (const warning of this.#options.settings.warnings) this.#logger.warn({}, warning);
     this.#runtime = {
       namespace: this.#options.namespace,
       clock: this.#options.clock,
@@ -88,6 +100,7 @@ export class Baton {
         this.#waiter ??= new RunWaiter(this.#runtime);
         return this.#waiter;
       },
+      inline: () => this.#inlineRunner(),
       applyLocalFlow: (name, rows, input) => {
         const workflow = this.#workflows.get(name);
         if (workflow) workflow.applyFlow(rows as PreparedWorkflowRun, input);
@@ -96,8 +109,73 @@ export class Baton {
     };
     this.runs = new Runs(this.#runtime);
     this.events = new Events(this.#runtime);
+    this.tokens = new Tokens(this.#runtime);
     this.schedules = new Schedules(this.#runtime, () => void this.#scheduler?.tick().catch(() => undefined));
     this.#unregisterContextHost = registerContextHost(contextHostFor(this.#runtime));
+  }
+
+  /**
+   * The HTTP API and dashboard as an app with `fetch(Request)`, to mount in any server
+   * (docs/http-api.md). Every API route needs a token (`baton.tokens.create()`) unless
+   * `auth: 'none'`.
+   */
+  http(options: HttpOptions = {}): { fetch(request: Request): Promise<Response> } {
+    this.#assertOpen();
+    const app = createHttpApp(this.#httpHost(), options);
+    return { fetch: async (request) => app.fetch(request) };
+  }
+
+  /**
+   * Serves the HTTP API and dashboard (default `http://127.0.0.1:8400`, or the `http` settings).
+   * `auth: 'none'` is refused unless the host is a loopback address.
+   */
+  async serve(options: HttpOptions & { port?: number; host?: string } = {}): Promise<{ url: string; close(): Promise<void> }> {
+    this.#assertOpen();
+    const {
+      port = this.#options.settings.settings.http.port,
+      host = this.#options.settings.settings.http.host,
+      ...http
+    } = options;
+    const server = await serveHttp(createHttpApp(this.#httpHost(), http), { port, host, auth: http.auth ?? 'token' });
+    this.#servers.add(server);
+    return {
+      url: server.url,
+      close: async () => {
+        this.#servers.delete(server);
+        await server.close();
+      },
+    };
+  }
+
+  /** @internal The parts of this instance the HTTP layer uses, per namespace. */
+  #httpHost(): HttpHost {
+    const scoped = new Map<string, NamespaceApi>();
+    return {
+      namespace: this.namespace,
+      tokens: this.tokens,
+      logError: (error, message) => this.#logger.error({ err: error }, message),
+      forNamespace: (namespace) => {
+        let api = scoped.get(namespace);
+        if (!api) {
+          let waiter: RunWaiter | undefined;
+          const runtime: BatonRuntime =
+            namespace === this.namespace
+              ? this.#runtime
+              : { ...this.#runtime, namespace, waiter: () => (waiter ??= new RunWaiter(runtime)) };
+          api = {
+            namespace,
+            runtime,
+            runs: namespace === this.namespace ? this.runs : new Runs(runtime),
+            events: namespace === this.namespace ? this.events : new Events(runtime),
+            schedules: namespace === this.namespace ? this.schedules : new Schedules(runtime, () => undefined),
+            localTarget: (name) =>
+              namespace === this.namespace ? (this.#tasks.get(name) ?? this.#workflows.get(name)) : undefined,
+          };
+          scoped.set(namespace, api);
+        }
+        return api;
+      },
+    };
   }
 
   /** Which backend this instance uses. */
@@ -155,24 +233,59 @@ export class Baton {
   /** A worker for the given tasks; call `start()` to begin claiming runs. */
   worker<L = unknown>(options: WorkerOptions<L>): Worker {
     this.#assertOpen();
-    const settings = resolveWorkerOptions(options as WorkerOptions);
+    const settings = resolveWorkerOptions(options as WorkerOptions, this.#options.workerDefaults);
     const definitions = options.tasks.flatMap((t) => (t instanceof Workflow ? t.tasks.map((w) => w.definition) : [t.definition]));
-    return new Worker(
-      {
-        store: () => this.#openStore(),
-        notifier: () => this.#notifier(),
-        clock: this.#options.clock,
-        namespace: this.namespace,
-        logger: this.#logger,
-        limits: this.#options.limits,
-        rawDataRoot: this.#options.rawDataRoot,
-        register: (defs) => this.#register(defs),
-        workerStarted: (worker) => this.#workerStarted(worker),
-        workerStopped: (worker) => this.#workers.delete(worker),
-      },
-      settings,
-      definitions,
+    // A worker of a task with onRollback/onCommit also runs those hooks for transactions.
+    const hooks = definitions.map(hookDefinitionOf).filter((d): d is TaskDefinition => d !== undefined);
+    return new Worker(this.#workerRuntime(), settings, [...definitions, ...hooks]);
+  }
+
+  /**
+   * Groups the task runs enqueued inside `fn` (DESIGN.md §2.7): when `fn` throws or a member
+   * does not complete, completed members' `onRollback` hooks run, newest completion first, and
+   * the error is rethrown; when all complete, their `onCommit` hooks run. Hooks run as a stored
+   * workflow run, so a crash mid-rollback resumes it. Transactions nest.
+   */
+  transaction<T>(fn: (txn: Transaction) => Promise<T> | T): Promise<T> {
+    this.#assertOpen();
+    this.#transactions ??= new TransactionRunner(
+      this.#runtime,
+      (name) => this.#tasks.get(name)?.definition,
+      (defs) => this.#inlineRunner().serve(defs.map(hookDefinitionOf).filter((d): d is TaskDefinition => d !== undefined)),
     );
+    return this.#transactions.run(fn);
+  }
+
+  #workerRuntime(): ConstructorParameters<typeof Worker>[0] {
+    return {
+      store: () => this.#openStore(),
+      notifier: () => this.#notifier(),
+      clock: this.#options.clock,
+      namespace: this.namespace,
+      logger: this.#logger,
+      limits: this.#options.limits,
+      rawDataRoot: this.#options.rawDataRoot,
+      register: (defs) => this.#register(defs),
+      workerStarted: (worker) => this.#workerStarted(worker),
+      workerStopped: (worker) => this.#workers.delete(worker),
+    };
+  }
+
+  #inlineRunner(): InlineRunner {
+    this.#assertOpen();
+    this.#inline ??= new InlineRunner(this.#runtime, () => {
+      const settings = {
+        name: `inline-${process.pid}`,
+        slots: 32,
+        labels: {},
+        leaseMs: 30_000,
+        pollIntervalMs: undefined,
+        shutdownTimeoutMs: 10_000,
+        lifespan: undefined,
+      };
+      return new Worker(this.#workerRuntime(), settings, []);
+    });
+    return this.#inline;
   }
 
   /** Writes tasks into the store's registry (names, versions, input JSON Schemas). */
@@ -239,6 +352,7 @@ export class Baton {
     this.#isClosed = true;
     this.#unregisterContextHost();
     this.#waiter?.close();
+    await Promise.all([...this.#servers].map((s) => s.close()));
     await Promise.all([...this.#workers].map((w) => w.stop()));
     this.#stopClockListener?.();
     await this.#scheduler?.stop();
@@ -292,6 +406,8 @@ export class Baton {
     const entries = new Map<string, Omit<RegisteredTask, 'updatedAt'>>();
     const workflows = new Map<string, Workflow>();
     for (const d of definitions) {
+      // Transaction-hook and inline queues are private to the worker; the registry lists the task itself.
+      if (d.queueKey.startsWith('~')) continue;
       if (d.workflow) {
         const workflow = this.#workflows.get(d.workflow.workflowName);
         if (workflow) workflows.set(workflow.name, workflow);

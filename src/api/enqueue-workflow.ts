@@ -4,6 +4,7 @@
  * on their parents, all in one transaction. The ambient scope applies as for
  * tasks: inside a task, the workflow run is its child.
  */
+import { SPAN_ATTRIBUTES, traceEnqueue } from '../context/tracing.js';
 import type { Schema } from '../engine/schema.js';
 import type { TriggerOrigin } from '../engine/types.js';
 import { newId } from '../ids.js';
@@ -38,6 +39,7 @@ export async function prepareWorkflowRun(
     tags: basis.tags,
     metadata: basis.metadata,
     customContext: basis.customContext,
+    contextValues: basis.contextValues,
     trigger: basis.origin,
     parentRunId: basis.parentRunId,
     parentWorkflowRunId: basis.parentWorkflowRunId,
@@ -56,6 +58,8 @@ export interface WorkflowRunSpec {
   tags: Record<string, string>;
   metadata: Record<string, unknown>;
   customContext: Record<string, string>;
+  /** Typed context values (stored text), for every row. */
+  contextValues?: string | null;
   trigger: TriggerOrigin;
   parentRunId: string | null;
   parentWorkflowRunId: string | null;
@@ -74,6 +78,7 @@ export function buildWorkflowRows(runtime: BatonRuntime, spec: WorkflowRunSpec):
     trigger: spec.trigger,
     workflowRunId,
     workflowName: spec.workflowName,
+    ...(spec.contextValues ? { contextValues: spec.contextValues } : {}),
   };
   const row: NewRun = {
     ...common,
@@ -122,7 +127,19 @@ export function buildWorkflowRows(runtime: BatonRuntime, spec: WorkflowRunSpec):
 
 export async function insertWorkflowRuns(runtime: BatonRuntime, prepared: readonly PreparedWorkflowRun[]): Promise<Enqueued[]> {
   const store = await runtime.store();
-  const created = await store.createRuns(runtime.namespace, prepared.flat());
+  const rows = prepared.flat();
+  const first = prepared.length === 1 ? prepared[0]?.[0] : undefined;
+  const name = prepared[0]?.[0].workflowName ?? '';
+  const attributes = first
+    ? {
+        [SPAN_ATTRIBUTES.runId]: first.id,
+        [SPAN_ATTRIBUTES.task]: name,
+        [SPAN_ATTRIBUTES.workflow]: name,
+        [SPAN_ATTRIBUTES.workflowRunId]: first.id,
+      }
+    : { [SPAN_ATTRIBUTES.task]: name, [SPAN_ATTRIBUTES.workflow]: name, [SPAN_ATTRIBUTES.runCount]: prepared.length };
+  // Every task run of the workflow run stores the enqueue span's context: the parent of its attempts' spans.
+  const created = await traceEnqueue(`baton.enqueue ${name}`, attributes, rows, () => store.createRuns(runtime.namespace, rows));
   // Results come in order; a deduplicated workflow run's tasks were not created, so they have none.
   const out: Enqueued[] = [];
   let i = 0;

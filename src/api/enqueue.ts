@@ -6,6 +6,8 @@
  */
 import { createHash } from 'node:crypto';
 import { currentScope, openFrame } from '../context/ambient-store.js';
+import { encodeContextValues, hasRedacted, valuesToStore } from '../context/context-values.js';
+import { SPAN_ATTRIBUTES, traceEnqueue } from '../context/tracing.js';
 import { type Duration, parseDuration } from '../engine/duration.js';
 import { checkOptions, is } from '../engine/options.js';
 import { type Schema, validateWith } from '../engine/schema.js';
@@ -13,10 +15,11 @@ import { serializeWithLimit } from '../engine/serializer.js';
 import type { EnqueueOutcome, JsonValue, TriggerOrigin } from '../engine/types.js';
 import { ValidationError } from '../errors.js';
 import { newId } from '../ids.js';
-import type { CreatedRun, NewRun } from '../store/types.js';
+import type { CreatedRun, NewRun, Store } from '../store/types.js';
 import type { TaskDefinition } from '../worker/task-definition.js';
 import { resolveFlow } from './flow-options.js';
 import type { BatonRuntime } from './runtime.js';
+import { currentTransactionId } from './transaction.js';
 
 export interface EnqueueOptions {
   /** String tags; they merge over the `withTags` scope and the parent run's tags (explicit wins). */
@@ -62,6 +65,8 @@ export interface EnqueueBasis {
   tags: Record<string, string>;
   metadata: Record<string, unknown>;
   customContext: Record<string, string>;
+  /** Typed context values to store (null: none). */
+  contextValues: string | null;
   origin: TriggerOrigin;
   parentRunId: string | null;
   parentWorkflowRunId: string | null;
@@ -95,6 +100,10 @@ export async function enqueueBasis(
   const timing: Pick<NewRun, 'delayMs' | 'runAt'> = {};
   if (options.delay !== undefined) timing.delayMs = parseDuration(options.delay, 'delay');
   if (options.runAt !== undefined) timing.runAt = options.runAt instanceof Date ? options.runAt.getTime() : options.runAt;
+  const values = valuesToStore(scope, options.detached === true);
+  const contextValues = values
+    ? encodeContextValues(values, hasRedacted(values) ? await instanceSecret(runtime) : undefined, runtime.limits.input)
+    : null;
   return {
     encoded,
     tags: options.detached ? { ...(options.tags ?? {}) } : { ...(parent?.tags ?? {}), ...scope.tags, ...(options.tags ?? {}) },
@@ -102,6 +111,7 @@ export async function enqueueBasis(
       ? { ...(options.metadata ?? {}) }
       : { ...(parent?.additionalMetadata ?? {}), ...(options.metadata ?? {}) },
     customContext: options.detached ? {} : { ...scope.customContext },
+    contextValues,
     origin: trigger ?? (parent ? { kind: 'child', parentTaskRunId: parent.taskRunId } : { kind: 'manual' }),
     parentRunId: parent?.taskRunId ?? null,
     parentWorkflowRunId: parent?.workflowRunId ?? null,
@@ -147,6 +157,9 @@ export async function prepareRun(
   };
   if (def.scheduleTimeoutMs !== undefined) run.scheduleTimeoutMs = def.scheduleTimeoutMs;
   if (basis.idempotency) run.idempotency = basis.idempotency;
+  if (basis.contextValues !== null) run.contextValues = basis.contextValues;
+  const transactionId = currentTransactionId();
+  if (transactionId) run.transactionId = transactionId;
   applyTaskFlow(def, run, input);
   return run;
 }
@@ -170,9 +183,34 @@ export interface Enqueued {
 
 export async function insertRuns(runtime: BatonRuntime, runs: readonly NewRun[]): Promise<Enqueued[]> {
   const store = await runtime.store();
-  const created = await store.createRuns(runtime.namespace, runs);
+  const first = runs[0];
+  const attributes =
+    runs.length === 1 && first
+      ? {
+          [SPAN_ATTRIBUTES.runId]: first.id,
+          [SPAN_ATTRIBUTES.task]: first.taskName,
+          [SPAN_ATTRIBUTES.workflowRunId]: first.workflowRunId,
+        }
+      : { [SPAN_ATTRIBUTES.task]: first?.taskName ?? '', [SPAN_ATTRIBUTES.runCount]: runs.length };
+  // The enqueue span's context is stored with the runs: the parent of their attempts' spans.
+  const created = await traceEnqueue(`baton.enqueue ${first?.taskName ?? ''}`, attributes, runs, () =>
+    store.createRuns(runtime.namespace, runs),
+  );
   await announce(runtime, created);
   return created.map(({ id, outcome }) => ({ id, outcome }));
+}
+
+const secrets = new WeakMap<Store, Promise<Buffer>>();
+
+/** The instance secret, which seals redacted context values (read once per store). */
+export async function instanceSecret(runtime: BatonRuntime): Promise<Buffer> {
+  const store = await runtime.store();
+  let secret = secrets.get(store);
+  if (!secret) {
+    secret = store.secret().then((text) => Buffer.from(text, 'base64url'));
+    secrets.set(store, secret);
+  }
+  return secret;
 }
 
 /** Wakes workers for new runs, and the workers of runs an enqueue cancelled (`cancel-in-progress`). */

@@ -4,6 +4,7 @@
  * The listeners come from the store's task registry, so a process without the
  * workflows' code (an API server) starts their runs too.
  */
+import { SPAN_ATTRIBUTES, traceEnqueue } from '../context/tracing.js';
 import { checkOptions, is } from '../engine/options.js';
 import { deserialize, serializeWithLimit } from '../engine/serializer.js';
 import type { EventRecord, JsonValue } from '../engine/types.js';
@@ -63,7 +64,13 @@ export class Events {
         ? rowsFromTemplate(runtime, entry.template, encoded, { ...row.metadata }, { kind: 'event', event })
         : [],
     );
-    const created = await store.pushEvent(row, runs);
+    // The push span's context is stored with the runs it starts: the parent of their attempts' spans.
+    const created = await traceEnqueue(
+      `baton.event ${key}`,
+      { [SPAN_ATTRIBUTES.event]: key, [SPAN_ATTRIBUTES.runCount]: runs.length },
+      runs,
+      () => store.pushEvent(row, runs),
+    );
     if (created.length > 0) (await runtime.notifier()).runsAvailable(runtime.namespace);
     return event;
   }

@@ -4,6 +4,7 @@
  * replay). Works for any run in the namespace, from any process.
  */
 
+import { viewStoredValues } from '../context/context-values.js';
 import { type Duration, parseDuration } from '../engine/duration.js';
 import { deserialize } from '../engine/serializer.js';
 import { isTerminal } from '../engine/states.js';
@@ -75,6 +76,14 @@ export class RunHandle<Output = unknown> {
     return (await store.listLogs(this.id)).map(toLogEntry);
   }
 
+  /**
+   * The run's typed context values (`defineContextKey`) by key name, as stored at its
+   * enqueue; values of redacted keys read "[redacted]".
+   */
+  async contextValues(): Promise<Record<string, unknown>> {
+    return viewStoredValues((await this.#get()).contextValues);
+  }
+
   /** Every claim of the run: attempt number, lease epoch, worker, times, outcome. */
   async attempts(): Promise<AttemptInfo[]> {
     const store = await this.#runtime.store();
@@ -142,6 +151,7 @@ export class RunHandle<Output = unknown> {
         tags: source.tags,
         metadata: source.metadata,
         customContext: source.customContext,
+        contextValues: source.contextValues,
         trigger: { kind: 'replay', sourceRunId: source.id },
         maxCrashes: source.maxCrashes,
         cancelGraceMs: source.cancelGraceMs,
@@ -186,6 +196,7 @@ export class RunHandle<Output = unknown> {
         tags: source.tags,
         metadata: source.metadata,
         customContext: source.customContext,
+        contextValues: source.contextValues,
         trigger: { kind: 'fork', sourceRunId: source.id, fromStep: key },
         maxCrashes: source.maxCrashes,
         cancelGraceMs: source.cancelGraceMs,
@@ -234,6 +245,7 @@ export class RunHandle<Output = unknown> {
       tags: source.tags,
       metadata: source.metadata,
       customContext: source.customContext,
+      contextValues: source.contextValues,
       trigger: { kind: 'replay', sourceRunId: source.id },
       parentRunId: null,
       parentWorkflowRunId: null,
@@ -258,7 +270,12 @@ export class RunHandle<Output = unknown> {
   }
 }
 
-function waitForChange(subscribe: (runId: string, listener: () => void) => () => void, runId: string, ms: number): Promise<void> {
+/** Resolves when the run changes (this process's notifier) or after `ms`, whichever is first. */
+export function waitForChange(
+  subscribe: (runId: string, listener: () => void) => () => void,
+  runId: string,
+  ms: number,
+): Promise<void> {
   return new Promise((resolve) => {
     const unsubscribe = subscribe(runId, () => {
       clearTimeout(timer);

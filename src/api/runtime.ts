@@ -4,6 +4,7 @@ import type { PayloadLimits } from '../engine/limits.js';
 import type { Logger } from '../logger.js';
 import type { Notifier } from '../store/notifier.js';
 import type { NewRun, Store } from '../store/types.js';
+import type { InlineRunner } from './inline.js';
 import type { RunWaiter } from './run-waiter.js';
 
 export interface BatonRuntime {
@@ -22,4 +23,6 @@ export interface BatonRuntime {
    * built from its stored template (an event or a cron starting it).
    */
   applyLocalFlow?(name: string, rows: NewRun[], input: unknown): void;
+  /** Runs tasks inline in this process (`task.runInline`). */
+  inline?(): InlineRunner;
 }

@@ -52,9 +52,21 @@ export interface TaskOptions<Input = unknown, Output = unknown> extends FlowOpti
   /** After a cancellation request, how long the attempt may take to stop before it is abandoned. Default `10s`. */
   cancelGracePeriod?: Duration;
   hooks?: TaskHooks<Input, Output>;
+  /**
+   * Reuse a completed run's output for runs with the same key: `'inputs'` (the task, its
+   * version and the input), a function of the input and context, or `'none'`. A hit ends
+   * the run `Cached` without executing it; identical runs at once compute once.
+   */
+  cache?: {
+    key: 'inputs' | 'none' | ((input: Input, ctx: TaskContext<Input>) => string | Promise<string>);
+    /** How long an output stays reusable. Default: forever. */
+    ttl?: Duration;
+    /** Compute anyway and replace the stored output. */
+    refresh?: boolean;
+  };
 }
 
-const HOOK_NAMES = ['onRunning', 'onCompletion', 'onFailure', 'onRetry', 'onCancellation', 'onCrashed'];
+const HOOK_NAMES = ['onRunning', 'onCompletion', 'onFailure', 'onRetry', 'onCancellation', 'onCrashed', 'onRollback', 'onCommit'];
 
 export function checkTaskOptions(options: unknown): void {
   checkOptions('task options', options, {
@@ -84,6 +96,17 @@ export function checkTaskOptions(options: unknown): void {
     priority: is.integer(1, 4),
     maxCrashes: is.integer(0, 1000),
     cancelGracePeriod: is.duration,
+    cache: (v, k) => {
+      if (typeof v !== 'object' || v === null) return `${k} must be an object { key, ttl?, refresh? }`;
+      const c = v as Record<string, unknown>;
+      const unknownKey = Object.keys(c).find((name) => !['key', 'ttl', 'refresh'].includes(name));
+      if (unknownKey) return `${k}.${unknownKey} is not an option (known: key, ttl, refresh)`;
+      if (c.key !== 'inputs' && c.key !== 'none' && typeof c.key !== 'function') {
+        return `${k}.key must be 'inputs', 'none' or a function, got ${JSON.stringify(c.key)}`;
+      }
+      if (c.refresh !== undefined && typeof c.refresh !== 'boolean') return `${k}.refresh must be true or false`;
+      return c.ttl === undefined ? undefined : is.positiveDuration(c.ttl, `${k}.ttl`);
+    },
     concurrency: checkConcurrency,
     rateLimits: checkRateLimits,
     desiredLabels: checkDesiredLabels,
@@ -142,6 +165,14 @@ export function toTaskDefinition(
     cancelGraceMs: parseDuration(options.cancelGracePeriod ?? '10s'),
     hooks: options.hooks ?? {},
     flow: toFlowSettings(options),
+    cache:
+      options.cache === undefined || options.cache.key === 'none'
+        ? undefined
+        : {
+            key: options.cache.key,
+            ttlMs: options.cache.ttl === undefined ? undefined : parseDuration(options.cache.ttl),
+            refresh: options.cache.refresh ?? false,
+          },
   };
   return { ...definition, version: versionOf(definition) };
 }

@@ -1,7 +1,11 @@
-/** `baton.worker(options)`: the options, their checks and their defaults. */
+/**
+ * `baton.worker(options)`: the options, their checks and their defaults. `slots`,
+ * `lease` and `pollInterval` default to the settings (`BATON_WORKER_*`, the profile).
+ */
 import { type Duration, parseDuration } from '../engine/duration.js';
 import { checkOptions, is } from '../engine/options.js';
 import { ValidationError } from '../errors.js';
+import { DEFAULT_SETTINGS, type WorkerDefaults } from '../settings/settings-schema.js';
 import type { Lifespan, WorkerSettings } from '../worker/worker.js';
 import { Task } from './task.js';
 import { Workflow } from './workflow.js';
@@ -9,7 +13,7 @@ import { Workflow } from './workflow.js';
 export interface WorkerOptions<L = unknown> {
   /** Shown in the dashboard and in `waitingOn`. Default `worker-<pid>`. */
   name?: string;
-  /** Runs executing at once. Default 10. */
+  /** Runs executing at once. Default `BATON_WORKER_SLOTS`, the profile's `worker.slots`, or 10. */
   slots?: number;
   /** The tasks and workflows this worker serves. */
   // biome-ignore lint/suspicious/noExplicitAny: a worker serves tasks of any input and output
@@ -17,15 +21,18 @@ export interface WorkerOptions<L = unknown> {
   labels?: Record<string, string>;
   /** An async generator: the value it yields is `ctx.lifespan`; code after the yield runs on stop. */
   lifespan?: Lifespan<L>;
-  /** Lease on each claimed run, renewed every lease/3. Default `30s`. */
+  /** Lease on each claimed run, renewed every lease/3. Default `BATON_WORKER_LEASE`, the profile's, or `30s`. */
   lease?: Duration;
-  /** How often an idle worker looks for work it was not woken for. Default `100ms` on SQLite, `1s` on PostgreSQL (NOTIFY wakes it sooner). */
+  /**
+   * How often an idle worker looks for work it was not woken for. Default `BATON_WORKER_POLL_INTERVAL`,
+   * the profile's, or `100ms` on SQLite and `1s` on PostgreSQL (NOTIFY wakes it sooner).
+   */
   pollInterval?: Duration;
   /** How long `stop()` waits for running attempts before releasing them. Default `30s`. */
   shutdownTimeout?: Duration;
 }
 
-export function resolveWorkerOptions(options: WorkerOptions): WorkerSettings {
+export function resolveWorkerOptions(options: WorkerOptions, defaults: WorkerDefaults = DEFAULT_SETTINGS.worker): WorkerSettings {
   checkOptions('worker options', options, {
     name: is.name,
     slots: is.integer(1, 10_000),
@@ -53,10 +60,10 @@ export function resolveWorkerOptions(options: WorkerOptions): WorkerSettings {
   }
   return {
     name: options.name ?? `worker-${process.pid}`,
-    slots: options.slots ?? 10,
+    slots: options.slots ?? defaults.slots,
     labels: options.labels ?? {},
-    leaseMs: parseDuration(options.lease ?? '30s'),
-    pollIntervalMs: options.pollInterval === undefined ? undefined : parseDuration(options.pollInterval),
+    leaseMs: options.lease === undefined ? defaults.lease : parseDuration(options.lease),
+    pollIntervalMs: options.pollInterval === undefined ? defaults.pollInterval : parseDuration(options.pollInterval),
     shutdownTimeoutMs: parseDuration(options.shutdownTimeout ?? '30s'),
     lifespan: options.lifespan as Lifespan<unknown> | undefined,
   };

@@ -4,8 +4,18 @@
  */
 import { MissingContextError } from '../errors.js';
 import { getProcessLogger } from '../logger.js';
-import { type AmbientScope, type AttemptFrame, ambientStorage, currentScope, EMPTY_SCOPE, openFrame } from './ambient-store.js';
+import {
+  type AmbientScope,
+  type AttemptFrame,
+  ambientStorage,
+  type ContextValueEntry,
+  currentScope,
+  EMPTY_SCOPE,
+  openFrame,
+} from './ambient-store.js';
+import { redactLogLine } from './context-values.js';
 import type { TaskContext } from './task-context.js';
+import { traceLogFields } from './tracing.js';
 
 /** The current task's context, or `undefined` outside a task run (or after its attempt ended). */
 export function getTaskContext<Input = unknown, Lifespan = unknown>(): TaskContext<Input, Lifespan> | undefined {
@@ -23,7 +33,8 @@ export function getRunContext<Input = unknown, Lifespan = unknown>(): TaskContex
 export function taskLog(message: string, fields?: Record<string, unknown>): Promise<void> {
   const context = getTaskContext();
   if (context) return context.log(message, fields);
-  getProcessLogger().info(fields ?? {}, message);
+  const line = redactLogLine(message, fields ?? null);
+  getProcessLogger().info({ ...traceLogFields(), ...(line.fields ?? {}) }, line.message);
   return Promise.resolve();
 }
 
@@ -54,10 +65,25 @@ export function runOutsideTaskContext<T>(fn: () => T): T {
   return ambientStorage.run(EMPTY_SCOPE, fn);
 }
 
-/** Runs an attempt's handler inside its own scope. Worker use only. */
-export function runInAttemptScope<T>(frame: AttemptFrame, customContext: Record<string, string>, fn: () => T): T {
-  const scope: AmbientScope = { frame, tags: {}, customContext: { ...customContext } };
+/**
+ * Runs an attempt's handler inside its own scope. `values` are the run's typed context
+ * values; without them (the test kit) the values in force here act as the run's.
+ * Worker and test-kit use only.
+ */
+export function runInAttemptScope<T>(
+  frame: AttemptFrame,
+  customContext: Record<string, string>,
+  fn: () => T,
+  values?: ReadonlyMap<string, ContextValueEntry>,
+): T {
+  const scope: AmbientScope = { frame, tags: {}, customContext: { ...customContext }, values: values ?? asRunValues() };
   return ambientStorage.run(scope, fn);
+}
+
+function asRunValues(): ReadonlyMap<string, ContextValueEntry> | undefined {
+  const values = currentScope().values;
+  if (!values || values.size === 0) return undefined;
+  return new Map([...values].map(([name, entry]) => [name, { ...entry, fromRun: true }]));
 }
 
 function checkStrings(where: string, values: Record<string, string>): void {

@@ -22,6 +22,7 @@ import {
 } from '../errors.js';
 import type { AttemptControl, TaskContextData } from './task-context.js';
 import { TaskContext } from './task-context.js';
+import { inSpan, SPAN_ATTRIBUTES, SpanKind } from './tracing.js';
 
 export interface StepRecord {
   key: string;
@@ -174,27 +175,47 @@ export class DurableContext<Input = unknown, Lifespan = unknown> extends TaskCon
     const retries = options.retries ?? 0;
     const delay = options.retryDelay === undefined ? 0 : parseDuration(options.retryDelay, 'retryDelay');
     const timeout = options.timeout === undefined ? undefined : parseDuration(options.timeout, 'timeout');
-    for (let attempt = 0; ; attempt++) {
-      let output: string | null;
-      let value: unknown;
-      try {
-        value = await stepScope.run({ key, name, n }, () => this.#withTimeout(fn, timeout, name));
-        output = serializeWithLimit(value, `output of step "${name}"`, this.#durable.outputLimit) ?? null;
-      } catch (thrown) {
-        const error = toError(thrown);
-        if (this.signal.aborted) throw error;
-        const isFinal = error.name === 'SerializationError' || error.name === 'PayloadTooLargeError';
-        if (attempt < retries && !isFinal) {
-          await this.#durable.sleep(delay, this.signal);
-          continue;
+    // A recorded step returned above without a span: only executions are traced.
+    return inSpan<Awaited<T>>(
+      `baton.step ${name}`,
+      SpanKind.INTERNAL,
+      this.#stepAttributes(key),
+      async (span): Promise<Awaited<T>> => {
+        for (let attempt = 0; ; attempt++) {
+          let output: string | null;
+          let value: unknown;
+          try {
+            value = await stepScope.run({ key, name, n }, () => this.#withTimeout(fn, timeout, name));
+            output = serializeWithLimit(value, `output of step "${name}"`, this.#durable.outputLimit) ?? null;
+          } catch (thrown) {
+            const error = toError(thrown);
+            if (this.signal.aborted) throw error;
+            const isFinal = error.name === 'SerializationError' || error.name === 'PayloadTooLargeError';
+            if (attempt < retries && !isFinal) {
+              if (span.isRecording())
+                span.addEvent('baton.step.retry', { 'baton.step.try': attempt, 'exception.message': error.message });
+              await this.#durable.sleep(delay, this.signal);
+              continue;
+            }
+            // Only a step's final error is recorded; retryable failures are not memoised.
+            await this.#durable.record({ key, seq, kind: 'step', output: null, error: serializeError(error) });
+            throw error;
+          }
+          await this.#durable.record({ key, seq, kind: 'step', output, error: null });
+          return value as Awaited<T>;
         }
-        // Only a step's final error is recorded; retryable failures are not memoised.
-        await this.#durable.record({ key, seq, kind: 'step', output: null, error: serializeError(error) });
-        throw error;
-      }
-      await this.#durable.record({ key, seq, kind: 'step', output, error: null });
-      return value as Awaited<T>;
-    }
+      },
+    );
+  }
+
+  #stepAttributes(key: string): Record<string, string | number> {
+    return {
+      [SPAN_ATTRIBUTES.step]: key,
+      [SPAN_ATTRIBUTES.runId]: this.taskRunId,
+      [SPAN_ATTRIBUTES.task]: this.taskName,
+      [SPAN_ATTRIBUTES.attempt]: this.attempt,
+      [SPAN_ATTRIBUTES.workflowRunId]: this.workflowRunId,
+    };
   }
 
   /**
@@ -213,10 +234,12 @@ export class DurableContext<Input = unknown, Lifespan = unknown> extends TaskCon
     }
     let result: Awaited<ReturnType<DurableControl['transaction']>>;
     try {
-      result = await this.#durable.transaction(
-        { key, seq },
-        (tx) => stepScope.run({ key, name, n }, () => fn(tx)),
-        (value) => serializeWithLimit(value, `output of transaction "${name}"`, this.#durable.outputLimit) ?? null,
+      result = await inSpan(`baton.transaction ${name}`, SpanKind.INTERNAL, this.#stepAttributes(key), () =>
+        this.#durable.transaction(
+          { key, seq },
+          (tx) => stepScope.run({ key, name, n }, () => fn(tx)),
+          (value) => serializeWithLimit(value, `output of transaction "${name}"`, this.#durable.outputLimit) ?? null,
+        ),
       );
     } catch (thrown) {
       const error = toError(thrown);

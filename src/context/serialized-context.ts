@@ -33,6 +33,8 @@ export interface SerializedContextPayload {
   scopeTags: Record<string, string>;
   scopeCustomContext: Record<string, string>;
   worker: WorkerInfo;
+  /** Added within version 1: readers of older strings see ''. */
+  rawDataPath?: string;
   issuedAt: number;
 }
 
@@ -81,7 +83,7 @@ export function serializeContext(): string {
   if (!frame) throw new MissingContextError('serializeContext()');
   const ctx = frame.context;
   const attempt = attempts.get(ctx);
-  if (!attempt) throw new InvalidStateError('this context cannot be serialized (it is a test or hydrated context)');
+  if (!attempt) throw new InvalidStateError('this context cannot be serialized (it is a test context)');
   const scope = currentScope();
   const payload: SerializedContextPayload = {
     v: 1,
@@ -103,25 +105,64 @@ export function serializeContext(): string {
     scopeTags: { ...scope.tags },
     scopeCustomContext: { ...scope.customContext },
     worker: { ...ctx.worker, labels: { ...ctx.worker.labels } },
+    rawDataPath: ctx.rawDataPath,
     issuedAt: Date.now(),
   };
   const body = Buffer.from(JSON.stringify(payload)).toString('base64url');
-  return `bt1.${body}.${sign(attempt.secret, body)}`;
+  return `bt${SERIALIZED_CONTEXT_VERSION}.${body}.${sign(attempt.secret, body)}`;
+}
+
+/** The format version this Baton writes and reads: `bt<version>.` prefix and the payload's `v`. */
+export const SERIALIZED_CONTEXT_VERSION = 1;
+
+function refuseVersion(version: string): never {
+  throw new ValidationError(
+    `serialized Baton context has format version ${version}, but this Baton reads version ${SERIALIZED_CONTEXT_VERSION}; ` +
+      'run the same Baton version on both sides',
+  );
 }
 
 function parse(serialized: string): { body: string; signature: string; payload: SerializedContextPayload } {
   const parts = typeof serialized === 'string' ? serialized.split('.') : [];
-  if (parts.length !== 3 || parts[0] !== 'bt1') {
+  const version = parts.length === 3 ? /^bt(\d+)$/.exec(parts[0] ?? '')?.[1] : undefined;
+  if (version === undefined) {
     throw new ValidationError('not a serialized Baton context (expected bt1.<payload>.<signature>)');
   }
+  if (Number(version) !== SERIALIZED_CONTEXT_VERSION) refuseVersion(version);
   const [, body, signature] = parts as [string, string, string];
+  let payload: SerializedContextPayload;
   try {
-    const payload = JSON.parse(Buffer.from(body, 'base64url').toString('utf8')) as SerializedContextPayload;
-    if (payload.v !== 1 || typeof payload.runId !== 'string' || typeof payload.ns !== 'string') throw new Error('shape');
-    return { body, signature, payload };
+    payload = withDefaults(JSON.parse(Buffer.from(body, 'base64url').toString('utf8')));
   } catch {
     throw new ValidationError('serialized Baton context is malformed');
   }
+  if (payload.v !== SERIALIZED_CONTEXT_VERSION) refuseVersion(String(payload.v));
+  return { body, signature, payload };
+}
+
+/**
+ * Checks the fields every version-1 payload has and fills the maps a reader
+ * may miss, so fields added later within version 1 stay optional (readers
+ * ignore fields they do not know).
+ */
+function withDefaults(value: unknown): SerializedContextPayload {
+  const p = value as Partial<SerializedContextPayload> & Record<string, unknown>;
+  const ids = [p.ns, p.runId, p.workflowRunId, p.taskName];
+  if (typeof value !== 'object' || value === null || ids.some((id) => typeof id !== 'string') || typeof p.epoch !== 'number') {
+    throw new Error('shape');
+  }
+  const map = <T>(field: T | undefined): T => (typeof field === 'object' && field !== null ? field : ({} as T));
+  return {
+    ...p,
+    tags: map(p.tags),
+    metadata: map(p.metadata),
+    runCustomContext: map(p.runCustomContext),
+    scopeTags: map(p.scopeTags),
+    scopeCustomContext: map(p.scopeCustomContext),
+    parentWorkflowRunId: p.parentWorkflowRunId ?? null,
+    origin: p.origin ?? { kind: 'manual' },
+    worker: { id: p.worker?.id ?? '', name: p.worker?.name ?? '', labels: map(p.worker?.labels) },
+  } as SerializedContextPayload;
 }
 
 /**
@@ -131,12 +172,15 @@ function parse(serialized: string): { body: string; signature: string; payload: 
 export async function hydratedContext<T>(serialized: string, fn: () => T | Promise<T>): Promise<T> {
   const { body, signature, payload } = parse(serialized);
   let host: ContextHost | undefined;
+  let secret: Buffer | undefined;
   for (const candidate of hosts) {
     if (candidate.namespace !== payload.ns) continue;
-    const expected = Buffer.from(sign(await candidate.secret(), body));
+    const candidateSecret = await candidate.secret();
+    const expected = Buffer.from(sign(candidateSecret, body));
     const given = Buffer.from(signature);
     if (expected.length === given.length && timingSafeEqual(expected, given)) {
       host = candidate;
+      secret = candidateSecret;
       break;
     }
   }
@@ -164,12 +208,20 @@ export async function hydratedContext<T>(serialized: string, fn: () => T | Promi
       origin: payload.origin,
       lifespan: undefined,
       customContext: payload.runCustomContext,
-      rawDataPath: '',
+      rawDataPath: payload.rawDataPath ?? '',
       worker: payload.worker,
       upstream: { outputs: new Map(), errors: {} },
     },
     control,
   );
+  // A hydrated context can travel on (a service that calls another one), bound to the same attempt.
+  makeSerializable(context, {
+    namespace: payload.ns,
+    leaseEpoch: payload.epoch,
+    origin: payload.origin,
+    runCustomContext: payload.runCustomContext,
+    secret: secret as Buffer,
+  });
   const frame: AttemptFrame = { context, closed: false };
   try {
     return await ambientStorage.run(

@@ -9,6 +9,8 @@
 import { type Duration, parseDuration } from '../engine/duration.js';
 import type { EventRecord, LogLevel, Trigger, TriggerOrigin } from '../engine/types.js';
 import { ContextClosedError } from '../errors.js';
+import type { ContextValueEntry } from './ambient-store.js';
+import { redactLogLine, viewValues } from './context-values.js';
 
 export interface Cancellation {
   reason: string;
@@ -72,6 +74,8 @@ export interface TaskContextData<Input, Lifespan> {
   rawDataPath: string;
   worker: WorkerInfo;
   upstream: UpstreamResults;
+  /** The run's typed context values (`defineContextKey`). */
+  contextValues?: ReadonlyMap<string, ContextValueEntry>;
 }
 
 export interface LogOptions {
@@ -123,6 +127,7 @@ export class TaskContext<Input = unknown, Lifespan = unknown> {
 
   readonly #control: AttemptControl;
   readonly #upstream: UpstreamResults;
+  readonly #contextValues: ReadonlyMap<string, ContextValueEntry> | undefined;
 
   constructor(data: TaskContextData<Input, Lifespan>, control: AttemptControl) {
     this.taskRunId = data.taskRunId;
@@ -150,6 +155,7 @@ export class TaskContext<Input = unknown, Lifespan = unknown> {
     this.worker = Object.freeze({ ...data.worker, labels: Object.freeze({ ...data.worker.labels }) });
     this.#control = control;
     this.#upstream = data.upstream;
+    this.#contextValues = data.contextValues;
     this.taskRunErrors = Object.freeze({ ...data.upstream.errors });
     this.checkpoint = Object.freeze({
       save: (value: unknown) => {
@@ -175,6 +181,14 @@ export class TaskContext<Input = unknown, Lifespan = unknown> {
     return this.#control.cancellation;
   }
 
+  /**
+   * The run's typed context values by key name (`defineContextKey`), redacted ones as
+   * "[redacted]". Read a value itself with `key.get()`.
+   */
+  get contextValues(): Readonly<Record<string, unknown>> {
+    return Object.freeze(viewValues(this.#contextValues));
+  }
+
   /** Whether cancellation of this run was requested. */
   get cancelled(): boolean {
     return this.#control.cancellation !== undefined;
@@ -198,7 +212,9 @@ export class TaskContext<Input = unknown, Lifespan = unknown> {
       message = safeJson(line);
       stored = { ...(line as Record<string, unknown>), ...(fields ?? {}) };
     } else message = String(line);
-    const written = this.#control.log(level, message, stored);
+    // Redacted context values in force never reach a stored log line.
+    const redacted = redactLogLine(message, stored);
+    const written = this.#control.log(level, redacted.message, redacted.fields);
     return options.raiseOnError ? written : written.catch(() => undefined);
   }
 

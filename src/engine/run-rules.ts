@@ -7,7 +7,7 @@ import type { SerializedError } from '../errors.js';
 import { STATE_TYPE } from './states.js';
 import type { StateName } from './types.js';
 
-export type SettlementKind = 'complete' | 'retry' | 'fail' | 'cancel' | 'release' | 'skip' | 'suspend';
+export type SettlementKind = 'complete' | 'cached' | 'retry' | 'fail' | 'cancel' | 'release' | 'skip' | 'suspend';
 
 /**
  * The state a settlement moves a leased run to, or null when the run is not
@@ -20,6 +20,8 @@ export function settledState(current: StateName, kind: SettlementKind, failedSta
   switch (kind) {
     case 'complete':
       return 'Completed';
+    case 'cached':
+      return 'Cached';
     case 'retry':
       return 'AwaitingRetry';
     case 'fail':
@@ -37,7 +39,7 @@ export function settledState(current: StateName, kind: SettlementKind, failedSta
 
 export function attemptOutcomeOf(kind: SettlementKind, next: StateName, isTimeout: boolean) {
   if (next === 'Cancelled') return 'cancelled' as const;
-  if (kind === 'complete' || kind === 'skip') return 'completed' as const;
+  if (kind === 'complete' || kind === 'cached' || kind === 'skip') return 'completed' as const;
   if (kind === 'release') return 'released' as const;
   if (kind === 'suspend') return 'suspended' as const;
   return isTimeout || next === 'TimedOut' ? ('timed_out' as const) : ('failed' as const);

@@ -55,6 +55,7 @@ export const RETRYABLE_BY_HAND: readonly StateName[] = ['Failed', 'TimedOut', 'C
 /** Where an executing attempt (first or retry) may go. */
 const FROM_RUNNING: readonly StateName[] = [
   'Completed',
+  'Cached',
   'Skipped',
   'Failed',
   'TimedOut',

@@ -53,7 +53,8 @@ export type WaitingOn =
   | { reason: 'durable-wait'; message: string; until?: Date; signalKey?: string; childRunId?: string }
   | { reason: 'concurrency'; message: string; key: string; max: number }
   | { reason: 'rate-limit'; message: string; key: string; until: Date }
-  | { reason: 'labels'; message: string; labels: Record<string, string> };
+  | { reason: 'labels'; message: string; labels: Record<string, string> }
+  | { reason: 'cache'; message: string; runId: string };
 
 /** One state of a run: `type` is coarse, `name` is fine (DESIGN.md §2.7). */
 export interface State<Output = unknown> {
@@ -76,7 +77,16 @@ export type TriggerOrigin =
   | { kind: 'schedule'; scheduleId: string }
   | { kind: 'child'; parentTaskRunId: string }
   | { kind: 'replay'; sourceRunId: string }
-  | { kind: 'fork'; sourceRunId: string; fromStep: string };
+  | { kind: 'fork'; sourceRunId: string; fromStep: string }
+  /** A run of a task's onRollback or onCommit hook for a member of a `baton.transaction`. */
+  | {
+      kind: 'transaction';
+      hook: 'rollback' | 'commit';
+      transactionId: string;
+      sourceRunId: string;
+      /** The member's serialized output. */
+      sourceOutput: string | null;
+    };
 
 export type Trigger = TriggerOrigin | { kind: 'retry'; previousAttempt: number; origin: TriggerOrigin };
 

@@ -9,6 +9,7 @@
  * a newer claim exists (DESIGN.md §2.13).
  */
 
+import type { CacheVerdict } from '../engine/cache.js';
 import type { DagTaskSpec } from '../engine/dag.js';
 import type { FlowReason, RunFlow } from '../engine/flow-control.js';
 import type { EnqueueOutcome, LogLevel, StateName, StateType, TriggerOrigin, WaitingOn } from '../engine/types.js';
@@ -83,6 +84,10 @@ export interface RunRow {
   progressMessage: string | null;
   /** Flow-control rules (concurrency, rate limits, labels, stickiness); null for a run without any. */
   flow: RunFlow | null;
+  /** W3C trace context of the enqueue (the parent of every attempt's span); null without tracing. */
+  traceContext: StoredTraceContext | null;
+  /** Typed context values (`defineContextKey`), serialized; redacted ones sealed. Null when none. */
+  contextValues: string | null;
 }
 
 export interface NewRun {
@@ -120,8 +125,65 @@ export interface NewRun {
   copySteps?: { fromRunId: string; beforeSeq: number };
   /** Flow-control rules; a run with any is claimed through admission (engine/flow-control). */
   flow?: RunFlow;
+  /** The `baton.transaction` the run belongs to. */
+  transactionId?: string;
   /** Collapse into a queued run of the same task and key, replacing its input (DESIGN.md §2.6). */
   debounce?: { key: string; periodMs: number; maxWaitMs?: number };
+  /** W3C trace context to store with the run (set by the enqueue span). */
+  traceContext?: StoredTraceContext | null;
+  /** Typed context values, serialized (see context/context-values). */
+  contextValues?: string | null;
+}
+
+/** W3C trace context as a run stores it: the headers a propagator would carry. */
+export interface StoredTraceContext {
+  traceparent?: string;
+  tracestate?: string;
+  baggage?: string;
+}
+
+export interface TokenRow {
+  id: string;
+  tokenHash: string;
+  name: string | null;
+  /** Namespaces it may see; `*` is every namespace. */
+  namespaces: string[];
+  scope: 'read' | 'write';
+  createdAt: number;
+  revokedAt: number | null;
+}
+
+export interface RunStatsRows {
+  byStatus: Partial<Record<StateName, number>>;
+  ended: { status: StateName; createdAt: number; startedAt: number | null; finishedAt: number }[];
+}
+
+export type TransactionStatus = 'open' | 'committing' | 'committed' | 'rolling-back' | 'rolled-back';
+
+export interface TransactionRow {
+  id: string;
+  namespace: string;
+  parentId: string | null;
+  status: TransactionStatus;
+  /** The workflow run executing its onCommit or onRollback hooks. */
+  hooksRunId: string | null;
+  error: SerializedError | null;
+  createdAt: number;
+  updatedAt: number;
+}
+
+export interface TransactionChange {
+  status: TransactionStatus;
+  hooksRunId?: string;
+  error?: SerializedError;
+}
+
+export interface CacheRequest {
+  namespace: string;
+  taskName: string;
+  key: string;
+  /** Compute even when a fresh entry exists (and replace it). */
+  refresh: boolean;
 }
 
 export interface CreatedRun {
@@ -161,7 +223,16 @@ export interface LeaseRenewal {
 }
 
 export type Settlement =
-  | { kind: 'complete'; runId: string; epoch: number; output: string | null }
+  | {
+      kind: 'complete';
+      runId: string;
+      epoch: number;
+      output: string | null;
+      /** Record the output under this cache key (the task has `cache`). */
+      cache?: { namespace: string; taskName: string; key: string; expiresAt: number | null };
+    }
+  /** A cache hit: the run ends Cached with an earlier run's output, without executing. */
+  | { kind: 'cached'; runId: string; epoch: number; output: string | null; sourceRunId: string }
   | { kind: 'retry'; runId: string; epoch: number; error: SerializedError; delayMs: number; isTimeout: boolean }
   | { kind: 'fail'; runId: string; epoch: number; error: SerializedError; stateName: 'Failed' | 'TimedOut' }
   | { kind: 'cancel'; runId: string; epoch: number; reason: string; message?: string }
@@ -490,4 +561,25 @@ export interface Store {
   nextDueAt(namespace: string, taskNames: readonly string[]): Promise<number | null>;
   /** Why a queued, due run with flow-control rules may not start now (undefined: it may). */
   flowWaitingOn(namespace: string, runId: string): Promise<FlowReason | undefined>;
+  /**
+   * Looks up a run's cache key and, when the run is to compute it, marks the entry as
+   * computed by it (atomically: of identical runs, one computes and the others wait).
+   * Null when the lease is lost.
+   */
+  lookupCache(lease: LeaseRef, request: CacheRequest): Promise<CacheVerdict | null>;
+
+  createToken(token: TokenRow): Promise<void>;
+  findToken(tokenHash: string): Promise<TokenRow | undefined>;
+  listTokens(): Promise<TokenRow[]>;
+  revokeToken(id: string): Promise<boolean>;
+  /** Counts of runs by status, and the runs that ended since `since` (at most `limit`), for charts and metrics. */
+  runStats(namespace: string, since: number, limit: number): Promise<RunStatsRows>;
+
+  createTransaction(namespace: string, id: string, parentId: string | null): Promise<void>;
+  updateTransaction(namespace: string, id: string, change: TransactionChange): Promise<void>;
+  getTransaction(namespace: string, id: string): Promise<TransactionRow | undefined>;
+  /** The runs enqueued inside the transaction (or handed to it by a committed inner one). */
+  transactionMembers(namespace: string, id: string): Promise<RunRow[]>;
+  /** A committed inner transaction's runs join the outer one. */
+  moveTransactionMembers(namespace: string, fromId: string, toId: string): Promise<void>;
 }

@@ -5,9 +5,11 @@
  * release). Every write carries the claim's lease epoch.
  */
 import { join } from 'node:path';
+import type { Context as OtelContext, Span } from '@opentelemetry/api';
 import type { Clock, TimerHandle } from '../clock/clock.js';
 import { runInAttemptScope } from '../context/ambient.js';
-import type { AttemptFrame } from '../context/ambient-store.js';
+import type { AttemptFrame, ContextValueEntry } from '../context/ambient-store.js';
+import { baggageEntries, decodeContextValues } from '../context/context-values.js';
 import { DurableContext } from '../context/durable-context.js';
 import { makeSerializable } from '../context/serialized-context.js';
 import {
@@ -18,6 +20,17 @@ import {
   type UpstreamResults,
   type WorkerInfo,
 } from '../context/task-context.js';
+import {
+  fromCarrier,
+  recordError,
+  SPAN_ATTRIBUTES,
+  SpanKind,
+  startSpan,
+  traceLogFields,
+  withBaggageEntries,
+  withOtelContext,
+} from '../context/tracing.js';
+import { CACHE_WAIT_POLL_MS } from '../engine/cache.js';
 import { FAILED_TASK_STATES } from '../engine/dag.js';
 import type { PayloadLimits } from '../engine/limits.js';
 import { decideAfterFailure, retryDelayMs } from '../engine/retry-policy.js';
@@ -38,9 +51,10 @@ import {
   ValidationError,
   WorkerStoppingError,
 } from '../errors.js';
-import type { Logger } from '../logger.js';
+import { bindLogger, type Logger } from '../logger.js';
 import type { Notifier } from '../store/notifier.js';
 import type { LeaseRef, RunRow, Settlement, Store } from '../store/types.js';
+import { checkCache } from './attempt-cache.js';
 import { DurableSteps, type SuspendWaitFor } from './durable-steps.js';
 import type { TaskDefinition } from './task-definition.js';
 import type { WriteQueue } from './write-queue.js';
@@ -72,7 +86,9 @@ type Ending =
   | { kind: 'lease-lost' }
   | { kind: 'release' }
   | { kind: 'skipped' }
-  | { kind: 'suspend'; wakeAt: number | null; message: string; waitFor?: SuspendWaitFor };
+  | { kind: 'suspend'; wakeAt: number | null; message: string; waitFor?: SuspendWaitFor }
+  | { kind: 'cached'; output: string | null; sourceRunId: string }
+  | { kind: 'cache-wait'; runId: string };
 
 export class Attempt implements AttemptControl {
   readonly run: RunRow;
@@ -80,7 +96,12 @@ export class Attempt implements AttemptControl {
   readonly lease: LeaseRef;
   readonly #host: AttemptHost;
   readonly #controller = new AbortController();
-  readonly #frame: { context: TaskContext; closed: boolean };
+  readonly #frame: { context: TaskContext; closed: boolean; otel?: OtelContext };
+  /** The attempt's span (a no-op span without an OpenTelemetry SDK). */
+  #span: Span | undefined;
+  /** The run's typed context values, restored from the store. */
+  #values: ReadonlyMap<string, ContextValueEntry> | undefined;
+  #logger: Logger | undefined;
   #context: TaskContext | undefined;
   #isEnded = false;
   #holdsSlot = true;
@@ -90,6 +111,8 @@ export class Attempt implements AttemptControl {
   #cancellation: Cancellation | undefined;
   #handlerSettled = false;
   #durable: DurableSteps | undefined;
+  /** The cache key this attempt computes (its output is recorded under it). */
+  #cacheKey: string | undefined;
   /** Resolves when the attempt has ended and its settlement was written. */
   readonly finished: Promise<void>;
   #finish!: () => void;
@@ -127,6 +150,7 @@ export class Attempt implements AttemptControl {
 
   /** Runs the attempt to its end. Never throws. */
   async execute(): Promise<void> {
+    this.#startTrace();
     try {
       const input = await validateWith(this.def.inputSchema, deserialize(this.run.input), `input of task "${this.def.name}"`);
       const upstream = await this.#loadUpstream();
@@ -146,15 +170,40 @@ export class Attempt implements AttemptControl {
         await this.#end({ kind: 'skipped' });
         return;
       }
+      if (await this.#consultCache(input)) return;
       await this.#hook('onRunning', () => this.def.hooks.onRunning?.(this.#ctx()));
       if (this.#isEnded) return;
-      const result = await runInAttemptScope(this.#frame as AttemptFrame, this.run.customContext, () => this.#invoke(input));
+      const frame = this.#frame as AttemptFrame;
+      const result = await withOtelContext(frame.otel as OtelContext, () =>
+        runInAttemptScope(frame, this.run.customContext, () => this.#invoke(input), this.#values ?? NO_VALUES),
+      );
       this.#handlerSettled = true;
       await this.#end({ kind: 'returned', value: result });
     } catch (error) {
       this.#handlerSettled = true;
       await this.#end({ kind: 'threw', error });
     }
+  }
+
+  /** A hit ends the run Cached; a run computing the same key makes this one wait. True when the attempt ended. */
+  async #consultCache(input: unknown): Promise<boolean> {
+    const check = await checkCache(this.def, this.run, input, this.#ctx(), this.#host.store, this.lease);
+    if (!check) return false;
+    if (check.verdict === null) {
+      await this.#end({ kind: 'lease-lost' });
+      return true;
+    }
+    const verdict = check.verdict;
+    if (verdict.kind === 'hit') {
+      await this.#end({ kind: 'cached', output: verdict.output, sourceRunId: verdict.runId });
+      return true;
+    }
+    if (verdict.kind === 'wait') {
+      await this.#end({ kind: 'cache-wait', runId: verdict.runId });
+      return true;
+    }
+    this.#cacheKey = check.key;
+    return false;
   }
 
   async #invoke(input: unknown): Promise<unknown> {
@@ -228,6 +277,7 @@ export class Attempt implements AttemptControl {
       rawDataPath: join(this.#host.rawDataRoot, run.id),
       worker: this.#host.workerInfo,
       upstream,
+      ...(this.#values ? { contextValues: this.#values } : {}),
     };
     if (this.#durable) return new DurableContext(data, this, this.#durable);
     return new TaskContext(data, this);
@@ -250,9 +300,11 @@ export class Attempt implements AttemptControl {
 
   log(level: LogLevel, message: string, fields: Record<string, unknown> | null): Promise<void> {
     if (this.#frame.closed) {
-      this.#host.logger[level]({ runId: this.run.id, ...(fields ?? {}) }, message);
+      this.#log()[level]({ ...(fields ?? {}) }, message);
       return Promise.resolve();
     }
+    // With debug logging on, the worker's own log shows task lines too, bound to the run.
+    if (this.#host.logger.isLevelEnabled?.('debug')) this.#log()[level]({ ...(fields ?? {}) }, message);
     return this.#host.writes.log({
       runId: this.run.id,
       epoch: this.lease.epoch,
@@ -276,7 +328,7 @@ export class Attempt implements AttemptControl {
     if (next <= this.#deadline) return;
     this.#setDeadline(next);
     this.#host.store.setDeadline(this.lease, next).catch((error: unknown) => {
-      this.#host.logger.warn({ err: error, runId: this.run.id }, 'could not store the refreshed deadline');
+      this.#log().warn({ err: error }, 'could not store the refreshed deadline');
     });
   }
 
@@ -339,7 +391,8 @@ export class Attempt implements AttemptControl {
     try {
       if (ending.kind === 'lease-lost') {
         this.#controller.abort(new LeaseLostError(this.run.id));
-        this.#host.logger.warn({ runId: this.run.id, epoch: this.lease.epoch }, 'lease lost; attempt abandoned');
+        if (this.#span) recordError(this.#span, new LeaseLostError(this.run.id));
+        this.#log().warn({ epoch: this.lease.epoch }, 'lease lost; attempt abandoned');
         return;
       }
       if (ending.kind === 'timeout') {
@@ -349,7 +402,8 @@ export class Attempt implements AttemptControl {
       }
       await this.#settleFor(ending);
     } catch (error) {
-      this.#host.logger.error({ err: error, runId: this.run.id }, 'attempt could not be settled; its lease will expire');
+      if (this.#span) recordError(this.#span, error);
+      this.#log().error({ err: error }, 'attempt could not be settled; its lease will expire');
     } finally {
       this.#close();
     }
@@ -381,6 +435,27 @@ export class Attempt implements AttemptControl {
       });
       return;
     }
+    if (ending.kind === 'cache-wait' && !this.#cancellation) {
+      const wakeAt = this.#host.clock.now() + CACHE_WAIT_POLL_MS;
+      await this.#write({
+        kind: 'suspend',
+        ...base,
+        wakeAt,
+        waitingOn: {
+          reason: 'cache',
+          runId: ending.runId,
+          message: `waiting for run ${ending.runId}, which is computing the same cache key`,
+        },
+      });
+      return;
+    }
+    if (ending.kind === 'cached' && !this.#cancellation) {
+      const state = await this.#write({ kind: 'cached', ...base, output: ending.output, sourceRunId: ending.sourceRunId });
+      if (state === 'Cached') {
+        await this.#hook('onCompletion', () => this.def.hooks.onCompletion?.(this.#ctx(), deserialize(ending.output) as never));
+      }
+      return;
+    }
     if (ending.kind === 'skipped' && !this.#cancellation) {
       await this.#write({ kind: 'skip', ...base, message: 'skipIf returned true' });
       return;
@@ -404,7 +479,8 @@ export class Attempt implements AttemptControl {
         await this.#fail(toError(error), false);
         return;
       }
-      const state = await this.#write({ kind: 'complete', ...base, output });
+      const cache = this.#cacheKey === undefined ? undefined : this.#cacheEntry(this.#cacheKey);
+      const state = await this.#write({ kind: 'complete', ...base, output, ...(cache ? { cache } : {}) });
       if (state === 'Completed')
         await this.#hook('onCompletion', () => this.def.hooks.onCompletion?.(this.#ctx(), value as never));
       return;
@@ -414,6 +490,16 @@ export class Attempt implements AttemptControl {
       return;
     }
     if (ending.kind === 'threw') await this.#fail(toError(ending.error), false);
+  }
+
+  #cacheEntry(key: string): NonNullable<Extract<Settlement, { kind: 'complete' }>['cache']> {
+    const ttlMs = this.def.cache?.ttlMs;
+    return {
+      namespace: this.run.namespace,
+      taskName: this.def.name,
+      key,
+      expiresAt: ttlMs === undefined ? null : this.#host.clock.now() + ttlMs,
+    };
   }
 
   async #fail(error: Error, isTimeout: boolean): Promise<void> {
@@ -429,7 +515,7 @@ export class Attempt implements AttemptControl {
       try {
         isRetryAllowed = Boolean(await this.def.retryIf(error, this.#context as TaskContext<never>));
       } catch (retryIfError) {
-        this.#host.logger.warn({ err: retryIfError, runId: this.run.id }, 'retryIf threw; not retrying');
+        this.#log().warn({ err: retryIfError }, 'retryIf threw; not retrying');
         isRetryAllowed = false;
       }
     }
@@ -441,6 +527,7 @@ export class Attempt implements AttemptControl {
       isTimeout,
     });
     const stored = serializeError(error);
+    if (this.#span) recordError(this.#span, error);
     if (decision.kind === 'retry') {
       const delayMs = retryDelayMs(this.def.retryPolicy, this.run.attempt, error, Math.random);
       await this.#hook('onRetry', () => this.def.hooks.onRetry?.(this.#ctx(), error, { attempt: decision.nextAttempt, delayMs }));
@@ -454,19 +541,17 @@ export class Attempt implements AttemptControl {
 
   async #write(settlement: Settlement): Promise<StateName | null> {
     await this.#durable?.flush().catch((error: unknown) => {
-      this.#host.logger.warn({ err: error, runId: this.run.id }, 'could not record now()/randomUUID() values before settling');
+      this.#log().warn({ err: error }, 'could not record now()/randomUUID() values before settling');
     });
     const state = await this.#host.writes.settle(settlement);
+    if (this.#span?.isRecording()) this.#span.setAttribute(SPAN_ATTRIBUTES.state, state ?? 'refused');
     if (state === 'Cancelled') {
       // A cancellation committed before this settlement wins, whatever the attempt reported.
       const reason = this.#cancellation?.reason ?? (settlement.kind === 'cancel' ? settlement.reason : 'cancelled');
       await this.#hook('onCancellation', () => this.def.hooks.onCancellation?.(this.#ctx(), reason));
     }
     if (state === null) {
-      this.#host.logger.warn(
-        { runId: this.run.id, epoch: this.lease.epoch },
-        'attempt result refused: a newer claim holds the run',
-      );
+      this.#log().warn({ epoch: this.lease.epoch }, 'attempt result refused: a newer claim holds the run');
     } else {
       this.#host.notifier.runChanged(this.run.id);
       if (state === 'AwaitingRetry' || state === 'Pending') this.#host.notifier.runsAvailable(this.#host.namespace);
@@ -484,7 +569,7 @@ export class Attempt implements AttemptControl {
     try {
       await call();
     } catch (error) {
-      this.#host.logger.warn({ err: error, runId: this.run.id, hook: name }, `task hook ${name} threw`);
+      this.#log().warn({ err: error, hook: name }, `task hook ${name} threw`);
     }
   }
 
@@ -497,10 +582,60 @@ export class Attempt implements AttemptControl {
       this.#holdsSlot = false;
       this.#host.slotFreed(this);
     }
+    this.#span?.end();
     this.#host.attemptEnded(this);
     this.#finish();
   }
+
+  // ── tracing and logging ───────────────────────────────────────────────────
+
+  /**
+   * Starts the attempt's span, whose parent is the trace context stored at the enqueue,
+   * and restores the run's typed context values (the non-redacted ones also as baggage).
+   */
+  #startTrace(): void {
+    const run = this.run;
+    const parent = fromCarrier(run.traceContext);
+    const { span, ctx } = startSpan(
+      `baton.run ${run.taskName}`,
+      SpanKind.CONSUMER,
+      {
+        [SPAN_ATTRIBUTES.runId]: run.id,
+        [SPAN_ATTRIBUTES.task]: run.taskName,
+        [SPAN_ATTRIBUTES.attempt]: run.attempt,
+        [SPAN_ATTRIBUTES.workflowRunId]: run.workflowRunId,
+        [SPAN_ATTRIBUTES.workflow]: run.workflowName,
+      },
+      parent,
+    );
+    this.#span = span;
+    this.#frame.otel = ctx;
+    if (run.contextValues === null) return;
+    try {
+      const { values, unreadable } = decodeContextValues(run.contextValues, this.#host.secret);
+      this.#values = values;
+      this.#frame.otel = withBaggageEntries(ctx, baggageEntries(values));
+      if (unreadable.length > 0) {
+        this.#log().warn({ keys: unreadable }, 'redacted context values were sealed by another database; they are left out');
+      }
+    } catch (error) {
+      this.#log().warn({ err: error }, 'the context values of the run could not be read; they are left out');
+    }
+  }
+
+  /** The worker's logger bound to this attempt: runId, taskName, attempt, and trace_id/span_id when traced. */
+  #log(): Logger {
+    this.#logger ??= bindLogger(this.#host.logger, {
+      runId: this.run.id,
+      taskName: this.run.taskName,
+      attempt: this.run.attempt,
+      ...(this.#frame.otel ? traceLogFields(this.#frame.otel) : undefined),
+    });
+    return this.#logger;
+  }
 }
+
+const NO_VALUES: ReadonlyMap<string, ContextValueEntry> = new Map();
 
 function isAsyncGenerator(value: unknown): value is AsyncGenerator<unknown, unknown> {
   return (

@@ -19,6 +19,10 @@ export interface TaskHooks<Input = unknown, Output = unknown> {
   onFailure?: (ctx: TaskContext<Input>, error: Error) => unknown;
   onRetry?: (ctx: TaskContext<Input>, error: Error, retry: { attempt: number; delayMs: number }) => unknown;
   onCancellation?: (ctx: TaskContext<Input>, reason: string) => unknown;
+  /** A member of a `baton.transaction` that completed is undone: the transaction rolled back (newest completion first). */
+  onRollback?: (ctx: TaskContext<Input>, member: { runId: string; output: Output }) => unknown;
+  /** Every member of the (outermost) transaction completed. */
+  onCommit?: (ctx: TaskContext<Input>, member: { runId: string; output: Output }) => unknown;
   /** Runs in the process whose sweeper found the crash (it has no live context). */
   onCrashed?: (info: CrashInfo) => unknown;
 }
@@ -60,6 +64,14 @@ export interface TaskDefinition {
   readonly cancelGraceMs: number;
   // biome-ignore lint/suspicious/noExplicitAny: type-erased hooks
   readonly hooks: TaskHooks<any, any>;
+  /** Reuse of earlier outputs (DESIGN.md §2.7), when the task has `cache`. */
+  readonly cache:
+    | {
+        key: 'inputs' | ((input: never, ctx: AnyContext) => string | Promise<string>);
+        ttlMs: number | undefined;
+        refresh: boolean;
+      }
+    | undefined;
   /** Flow-control rules (concurrency, rate limits, labels, debounce), when it has any. */
   readonly flow: FlowSettings | undefined;
 }

@@ -80,6 +80,11 @@ export class Worker {
     this.#definitions = new Map(definitions.map((d) => [d.queueKey, d]));
   }
 
+  /** @internal Serves one more task from now on (inline runs add theirs on first use). */
+  serve(definition: TaskDefinition): void {
+    this.#definitions.set(definition.queueKey, definition);
+  }
+
   /** Free slots right now. */
   get freeSlots(): number {
     return this.#settings.slots - this.#busySlots;

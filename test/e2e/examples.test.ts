@@ -22,7 +22,7 @@ describe('examples', () => {
 
   async function runExample(path: string): Promise<string> {
     const { stdout } = await run(process.execPath, ['--import', 'tsx', '--conditions=baton-source', path], {
-      env: { ...process.env, BATON_DATABASE_URL: join(dir, 'example.db') },
+      env: { ...process.env, BATON_DATABASE_URL: join(dir, 'example.db'), BATON_EXAMPLE_SERVE: '0' },
       timeout: 60_000,
     });
     return stdout;

@@ -56,10 +56,16 @@ describe('architecture', () => {
   });
 
   it('worker and api use the store interface, never a backend (only open-store picks one)', () => {
-    for (const { file, deps } of all.filter((f) => /^(worker|api|context)\//.test(f.file))) {
+    for (const { file, deps } of all.filter((f) => /^(worker|api|context|http)\//.test(f.file))) {
       for (const { s, folder } of deps) {
         expect(folder?.startsWith('store/sqlite') || folder?.startsWith('store/postgres'), `${file} imports ${s}`).toBeFalsy();
       }
+    }
+  });
+
+  it('only api and http reach the HTTP layer: engine, store, worker and context never import it', () => {
+    for (const { file, deps } of all.filter((f) => /^(engine|store|worker|context)\//.test(f.file))) {
+      for (const { s, folder } of deps) expect(folder?.startsWith('http'), `${file} imports ${s}`).toBeFalsy();
     }
   });
 

@@ -42,6 +42,9 @@ export interface Tables {
   fires: string;
   holds: string;
   rateHits: string;
+  cache: string;
+  transactions: string;
+  tokens: string;
 }
 
 export function tablesOf(schema: string): Tables {
@@ -63,6 +66,9 @@ export function tablesOf(schema: string): Tables {
     fires: `${s}.schedule_fires`,
     holds: `${s}.flow_holds`,
     rateHits: `${s}.rate_limit_hits`,
+    cache: `${s}.cache_entries`,
+    transactions: `${s}.transactions`,
+    tokens: `${s}.api_tokens`,
   };
 }
 

@@ -106,6 +106,8 @@ export async function createRuns(tx: Tx, namespace: string, runs: readonly NewRu
       flow,
       gate: flow && run.kind !== 'workflow' ? flowGroup(flow, run.queueKey ?? run.taskName) : null,
       debounce_key: run.debounce?.key ?? null,
+      trace_context: run.traceContext ?? null,
+      context_values: run.contextValues ?? null,
     });
     if (decision.kind === 'rejected') {
       // Created, then ended at once with the reason: never a silent drop.
@@ -137,15 +139,15 @@ async function flush(tx: Tx, namespace: string, pending: Pending): Promise<boole
      INSERT INTO ${t.runs} (id, namespace, kind, queue_key, dag, workflow_run_id, workflow_name, task_name, parent_run_id,
        parent_workflow_run_id, status, attempt, crash_count, max_crashes, priority, input, tags, metadata,
        custom_context, trigger, idempotency_key, available_at, schedule_deadline_at, created_at, updated_at,
-       cancel_grace_ms, waiting_on, flow, gate, debounce_key)
+       cancel_grace_ms, waiting_on, flow, gate, debounce_key, trace_context, context_values)
      SELECT id, $2, kind, queue_key, dag, workflow_run_id, workflow_name, task_name, parent_run_id, parent_workflow_run_id, status, 0, 0,
        max_crashes, priority, input, tags, metadata, custom_context, trigger, idempotency_key, available_at,
-       schedule_deadline_at, $3, $3, cancel_grace_ms, waiting_on, flow, gate, debounce_key
+       schedule_deadline_at, $3, $3, cancel_grace_ms, waiting_on, flow, gate, debounce_key, trace_context, context_values
      FROM json_to_recordset($1::json) AS x(id text, kind text, queue_key text, dag json, workflow_run_id text, workflow_name text, task_name text,
        parent_run_id text, parent_workflow_run_id text, status text, max_crashes integer, priority integer,
        input text, tags json, metadata json, custom_context json, trigger json, idempotency_key text,
        available_at bigint, schedule_deadline_at bigint, cancel_grace_ms bigint, waiting_on json,
-       flow jsonb, gate text, debounce_key text)
+       flow jsonb, gate text, debounce_key text, trace_context json, context_values text)
      RETURNING id, status, waiting_on
    )
    INSERT INTO ${t.states} (run_id, attempt, type, name, at, waiting_on)
@@ -154,6 +156,13 @@ async function flush(tx: Tx, namespace: string, pending: Pending): Promise<boole
     [JSON.stringify(rows), namespace, now, JSON.stringify(STATE_TYPE_ROWS)],
   );
   await insertHolds(tx, namespace, runs);
+  const members = runs.filter((run) => run.transactionId !== undefined);
+  if (members.length > 0) {
+    await tx.query(
+      `UPDATE ${t.runs} r SET transaction_id = x.txn FROM json_to_recordset($1::json) AS x(id text, txn text) WHERE r.id = x.id`,
+      [JSON.stringify(members.map((run) => ({ id: run.id, txn: run.transactionId })))],
+    );
+  }
   if (rejected.length > 0) {
     await tx.query(
       `UPDATE ${t.runs} r SET status = 'Cancelled', cancel_reason = x.reason, cancel_requested_at = $2, error = x.error,

@@ -60,5 +60,29 @@ export const migrations: Migration[] = [
     "name": "flow_control",
     "checksum": "74eb71a2f7c73fcb",
     "sql": "-- Flow control (DESIGN.md §2.6). A run with rules (`flow`) is claimed through\n-- admission, fair-shared by `gate`; plain runs keep the fast claim index.\nALTER TABLE runs ADD COLUMN flow jsonb;\nALTER TABLE runs ADD COLUMN gate text;\nALTER TABLE runs ADD COLUMN debounce_key text;\n-- On a sticky workflow run's row: the worker that ran its first task.\nALTER TABLE runs ADD COLUMN sticky_worker text;\n\nDROP INDEX runs_queue;\nCREATE INDEX runs_queue ON runs (namespace, priority DESC, available_at, id)\n  WHERE status IN ('Scheduled', 'Pending', 'AwaitingRetry') AND gate IS NULL;\nCREATE INDEX runs_gated ON runs (namespace, gate, priority DESC, available_at, id)\n  WHERE status IN ('Scheduled', 'Pending', 'AwaitingRetry') AND gate IS NOT NULL;\nCREATE INDEX runs_debounce ON runs (namespace, task_name, debounce_key)\n  WHERE debounce_key IS NOT NULL AND status IN ('Scheduled', 'Pending');\n\n-- One row per (holder run, concurrency rule) while the holder is not terminal;\n-- `held` is true while it occupies its key (its run is executing, or for a\n-- workflow run, once its first task was admitted).\nCREATE TABLE flow_holds (\n  holder_id   text NOT NULL,\n  scope       text NOT NULL,\n  namespace   text NOT NULL,\n  key         text NOT NULL,\n  max         integer NOT NULL,\n  strategy    text NOT NULL,\n  held        boolean NOT NULL DEFAULT false,\n  created_at  bigint NOT NULL,\n  PRIMARY KEY (holder_id, scope)\n);\nCREATE INDEX flow_holds_key ON flow_holds (namespace, scope, key, held);\n\n-- Start times per rate-limit key, kept until their window has passed.\nCREATE TABLE rate_limit_hits (\n  namespace   text NOT NULL,\n  key         text NOT NULL,\n  at          bigint NOT NULL,\n  expires_at  bigint NOT NULL\n);\nCREATE INDEX rate_limit_hits_key ON rate_limit_hits (namespace, key, at);\n\n-- Whatever path changes a run's status (settle, sweep, cancel, wait), leaving\n-- execution frees its keys and ending forgets them: the count stays exact.\nCREATE FUNCTION baton_flow_release() RETURNS trigger LANGUAGE plpgsql SET search_path FROM CURRENT AS $$\nBEGIN\n  IF NEW.status IN ('Completed', 'Cached', 'Skipped', 'Failed', 'TimedOut', 'Crashed', 'Cancelled') THEN\n    DELETE FROM flow_holds WHERE holder_id = NEW.id;\n  ELSE\n    UPDATE flow_holds SET held = false WHERE holder_id = NEW.id AND held;\n  END IF;\n  RETURN NULL;\nEND $$;\nCREATE TRIGGER runs_flow_release AFTER UPDATE OF status ON runs FOR EACH ROW\n  WHEN (NEW.flow IS NOT NULL AND NEW.status IS DISTINCT FROM OLD.status\n    AND NEW.status NOT IN ('Running', 'Retrying', 'Cancelling'))\n  EXECUTE FUNCTION baton_flow_release();\n"
+  },
+  {
+    "id": 11,
+    "name": "cache",
+    "checksum": "df94895f2deeffaa",
+    "sql": "-- Task caching: one entry per (namespace, task, cache key). `computing` while\n-- the owning run executes (identical runs wait for it), `done` with its output.\nCREATE TABLE cache_entries (\n  namespace   TEXT NOT NULL,\n  task_name   TEXT NOT NULL,\n  cache_key   TEXT NOT NULL,\n  state       TEXT NOT NULL,\n  run_id      TEXT NOT NULL,\n  output      TEXT,\n  expires_at  BIGINT,\n  updated_at  BIGINT NOT NULL,\n  PRIMARY KEY (namespace, task_name, cache_key)\n);\n"
+  },
+  {
+    "id": 12,
+    "name": "transactions",
+    "checksum": "ca55f84ad9c08965",
+    "sql": "-- baton.transaction(): a group of runs rolled back (onRollback hooks, newest\n-- completion first) or committed (onCommit hooks) together. The hooks run as a\n-- workflow run (`hooks_run_id`), so a crash mid-rollback resumes on any worker.\nCREATE TABLE transactions (\n  id            text NOT NULL PRIMARY KEY,\n  namespace     text NOT NULL,\n  parent_id     text,\n  status        text NOT NULL,\n  hooks_run_id  text,\n  error         jsonb,\n  created_at    bigint NOT NULL,\n  updated_at    bigint NOT NULL\n);\nALTER TABLE runs ADD COLUMN transaction_id text;\nCREATE INDEX runs_transaction ON runs (transaction_id) WHERE transaction_id IS NOT NULL;\n"
+  },
+  {
+    "id": 13,
+    "name": "trace_context_values",
+    "checksum": "3d1c42dfa5fdd8af",
+    "sql": "-- Tracing and typed context (DESIGN.md §2.1, §2.3): the W3C trace context of a\n-- run's enqueue (traceparent, tracestate, baggage), the parent of every\n-- attempt's span; and the values of typed context keys, serialized by the\n-- project serializer (redacted values sealed with the instance secret).\nALTER TABLE runs ADD COLUMN trace_context json;\nALTER TABLE runs ADD COLUMN context_values text;\n"
+  },
+  {
+    "id": 14,
+    "name": "tokens",
+    "checksum": "8dcd0832befca73a",
+    "sql": "-- API tokens (DESIGN.md §2.12 \"HTTP in code\"): only a SHA-256 of the token is kept.\nCREATE TABLE api_tokens (\n  id          TEXT NOT NULL PRIMARY KEY,\n  token_hash  TEXT NOT NULL UNIQUE,\n  name        TEXT,\n  namespaces  TEXT NOT NULL,\n  scope       TEXT NOT NULL,\n  created_at  BIGINT NOT NULL,\n  revoked_at  BIGINT,\n  last_used_at BIGINT\n);\n"
   }
 ];

@@ -7,12 +7,14 @@
  * retryable StorageError; the worker backs off and tries again.
  */
 import { randomBytes } from 'node:crypto';
+import type { CacheVerdict } from '../../engine/cache.js';
 import type { FlowReason } from '../../engine/flow-control.js';
 import type { StateName } from '../../engine/types.js';
 import { RunNotFoundError, ValidationError } from '../../errors.js';
 import type { OpenStoreOptions } from '../open-store.js';
 import type {
   AttemptRow,
+  CacheRequest,
   CancelResult,
   ClaimRequest,
   CreatedRun,
@@ -31,6 +33,7 @@ import type {
   RunFilter,
   RunPage,
   RunRow,
+  RunStatsRows,
   ScheduleRow,
   Settlement,
   StateRow,
@@ -40,10 +43,14 @@ import type {
   StoredDag,
   StreamChunkRow,
   SweepResult,
+  TokenRow,
+  TransactionChange,
+  TransactionRow,
   UserTransaction,
   WorkerRow,
 } from '../types.js';
 import { appendStream, renewLeases, saveCheckpoint, setDeadline, setProgress } from './attempt-writes.js';
+import { lookupCache } from './cache.js';
 import { claimRuns } from './claim-runs.js';
 import {
   baseConfig,
@@ -63,6 +70,8 @@ import { DEFAULT_SCHEMA, migrateWithClient } from './migrate.js';
 import * as reads from './reads.js';
 import { settle } from './settle.js';
 import { findWaitEvents, loadSteps, recordSteps, resolveWait, runStepTransaction } from './steps.js';
+import * as tokens from './tokens-stats.js';
+import * as txns from './transactions.js';
 import { markWorkerStopped, registerTasks, upsertWorker } from './workers.js';
 
 export { migratePostgres, migrationSql } from './migrate.js';
@@ -325,6 +334,50 @@ export class PostgresStore implements Store {
 
   nextDueAt(namespace: string, taskNames: readonly string[]): Promise<number | null> {
     return reads.nextDueAt(this.c, namespace, taskNames);
+  }
+
+  createToken(token: TokenRow): Promise<void> {
+    return this.c.tx((tx) => tokens.createToken(tx, token));
+  }
+
+  findToken(tokenHash: string): Promise<TokenRow | undefined> {
+    return this.c.tx((tx) => tokens.findToken(tx, tokenHash));
+  }
+
+  listTokens(): Promise<TokenRow[]> {
+    return this.c.tx((tx) => tokens.listTokens(tx));
+  }
+
+  revokeToken(id: string): Promise<boolean> {
+    return this.c.tx((tx) => tokens.revokeToken(tx, id));
+  }
+
+  runStats(namespace: string, since: number, limit: number): Promise<RunStatsRows> {
+    return this.c.tx((tx) => tokens.runStats(tx, namespace, since, limit));
+  }
+
+  createTransaction(namespace: string, id: string, parentId: string | null): Promise<void> {
+    return this.c.tx((tx) => txns.createTransaction(tx, namespace, id, parentId));
+  }
+
+  updateTransaction(namespace: string, id: string, change: TransactionChange): Promise<void> {
+    return this.c.tx((tx) => txns.updateTransaction(tx, namespace, id, change));
+  }
+
+  getTransaction(namespace: string, id: string): Promise<TransactionRow | undefined> {
+    return this.c.tx((tx) => txns.getTransaction(tx, namespace, id));
+  }
+
+  transactionMembers(namespace: string, id: string): Promise<RunRow[]> {
+    return this.c.tx((tx) => txns.transactionMembers(tx, namespace, id));
+  }
+
+  moveTransactionMembers(namespace: string, fromId: string, toId: string): Promise<void> {
+    return this.c.tx((tx) => txns.moveTransactionMembers(tx, namespace, fromId, toId));
+  }
+
+  lookupCache(lease: LeaseRef, request: CacheRequest): Promise<CacheVerdict | null> {
+    return this.c.tx((tx) => lookupCache(tx, lease, request));
   }
 
   flowWaitingOn(namespace: string, runId: string): Promise<FlowReason | undefined> {

@@ -4,7 +4,16 @@ import type { RunFlow } from '../../engine/flow-control.js';
 import { reviveTrigger } from '../../engine/trigger.js';
 import type { LogLevel, StateName, StateType, TriggerOrigin } from '../../engine/types.js';
 import type { SerializedError } from '../../errors.js';
-import type { AttemptOutcome, AttemptRow, LogRow, RunRow, StateRow, StoredWaitingOn, WorkerRow } from '../types.js';
+import type {
+  AttemptOutcome,
+  AttemptRow,
+  LogRow,
+  RunRow,
+  StateRow,
+  StoredTraceContext,
+  StoredWaitingOn,
+  WorkerRow,
+} from '../types.js';
 
 export interface PgRunRow {
   id: string;
@@ -46,6 +55,8 @@ export interface PgRunRow {
   progress: number | null;
   progress_message: string | null;
   flow: RunFlow | null;
+  trace_context: StoredTraceContext | null;
+  context_values: string | null;
 }
 
 const COLUMNS = [
@@ -88,6 +99,8 @@ const COLUMNS = [
   'progress',
   'progress_message',
   'flow',
+  'trace_context',
+  'context_values',
 ];
 
 /** Every column but the checkpoint, which is loaded on its own. */
@@ -139,6 +152,8 @@ export function toRunRow(row: PgRunRow): RunRow {
     progress: row.progress,
     progressMessage: row.progress_message,
     flow: row.flow,
+    traceContext: row.trace_context,
+    contextValues: row.context_values,
   };
 }
 

@@ -4,12 +4,14 @@
  * before `settledState()` decides, so a concurrent cancel or sweep is seen.
  * Completions, the common case, are written with one statement per batch.
  */
+
 import { attemptOutcomeOf, cancelledError, settledState } from '../../engine/run-rules.js';
 import { isTerminal, LEASED_STATES } from '../../engine/states.js';
 import type { StateName } from '../../engine/types.js';
 import type { NewLog, Settlement, StoredWaitingOn } from '../types.js';
 import { advanceWorkflows } from './advance-workflow.js';
 import { insertLogs } from './attempt-writes.js';
+import { recordCacheEntry } from './cache.js';
 import type { Tx } from './connection.js';
 import { type AttemptEnd, closeAttempts, insertStates, type NewState } from './state-writes.js';
 import { forgetFailedSteps, registerEventWait } from './steps.js';
@@ -68,7 +70,17 @@ export async function settle(tx: Tx, logs: readonly NewLog[], settlements: reado
       });
     } else if (s.kind === 'complete') {
       completed.push({ id: s.runId, output: s.output });
+      const cache = s.cache;
+      if (cache) others.push(() => recordCacheEntry(tx, s.runId, s.output, cache));
       states.push({ runId: s.runId, attempt, name: 'Completed', at: now });
+    } else if (s.kind === 'cached') {
+      others.push(() =>
+        tx.query(
+          `UPDATE ${t.runs} SET status = 'Cached', output = $3, error = NULL, finished_at = $2, ${RELEASE} WHERE id = $1`,
+          [s.runId, now, s.output],
+        ),
+      );
+      states.push({ runId: s.runId, attempt, name: 'Cached', at: now, message: `cached: the output of run ${s.sourceRunId}` });
     } else if (s.kind === 'retry') {
       others.push(() => forgetFailedSteps(tx, s.runId));
       const until = now + s.delayMs;

@@ -3,11 +3,13 @@
  * renewal, logs, settlements, checkpoints, progress, deadline and stream chunks.
  * A write whose epoch is not the run's current one changes nothing.
  */
+
 import { attemptOutcomeOf, cancelledError, settledState } from '../../engine/run-rules.js';
 import { isTerminal, LEASED_STATES } from '../../engine/states.js';
 import type { StateName } from '../../engine/types.js';
 import type { CancelNotice, LeaseRef, LeaseRenewal, NewLog, Settlement, StoredWaitingOn } from '../types.js';
 import { advanceWorkflow } from './advance-workflow.js';
+import { recordCacheEntry } from './cache.js';
 import type { SqliteConnection } from './connection.js';
 import { closeAttempt, insertState } from './state-writes.js';
 import { forgetFailedSteps, registerEventWait } from './steps.js';
@@ -97,6 +99,13 @@ function applySettlement(c: SqliteConnection, s: Settlement, row: LeasedRow, nex
         output: s.output,
       });
       insertState(c, s.runId, row.attempt, 'Completed', now);
+      if (s.cache) recordCacheEntry(c, s.runId, s.output, s.cache, now);
+      return;
+    case 'cached':
+      c.stmt(
+        `UPDATE runs SET status = 'Cached', output = @output, error = NULL, finished_at = @now, ${release} WHERE id = @id`,
+      ).run({ id: s.runId, now, output: s.output });
+      insertState(c, s.runId, row.attempt, 'Cached', now, { message: `cached: the output of run ${s.sourceRunId}` });
       return;
     case 'retry': {
       forgetFailedSteps(c, s.runId);

@@ -24,8 +24,8 @@ export function createRuns(c: SqliteConnection, namespace: string, runs: readonl
     c.stmt(`INSERT INTO runs (id, namespace, kind, queue_key, dag, workflow_run_id, workflow_name, task_name, parent_run_id,
       parent_workflow_run_id, status, attempt, crash_count, max_crashes, priority, input, tags, metadata,
       custom_context, trigger, idempotency_key, available_at, schedule_deadline_at, created_at, updated_at,
-      cancel_grace_ms, waiting_on, flow, gate, debounce_key)
-    VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, 0, 0, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`);
+      cancel_grace_ms, waiting_on, flow, gate, debounce_key, trace_context, context_values)
+    VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, 0, 0, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`);
   const reject = c.stmt(`UPDATE runs SET status = 'Cancelled', cancel_reason = ?, cancel_requested_at = ?, error = ?,
       finished_at = ?, waiting_on = NULL WHERE id = ?`);
   // The tasks of a workflow run whose key matched an earlier run (or that was rejected) are not created either.
@@ -103,6 +103,8 @@ export function createRuns(c: SqliteConnection, namespace: string, runs: readonl
       run.flow && hasFlow(run.flow) ? JSON.stringify(run.flow) : null,
       run.flow && hasFlow(run.flow) && run.kind !== 'workflow' ? flowGroup(run.flow, run.queueKey ?? run.taskName) : null,
       run.debounce?.key ?? null,
+      run.traceContext ? JSON.stringify(run.traceContext) : null,
+      run.contextValues ?? null,
     );
     insertState(c, run.id, 0, status, now, { waitingOn });
     if (decision.kind === 'rejected') {
@@ -113,6 +115,7 @@ export function createRuns(c: SqliteConnection, namespace: string, runs: readonl
       continue;
     }
     insertHolds(c, namespace, run, now);
+    if (run.transactionId) c.stmt('UPDATE runs SET transaction_id = ? WHERE id = ?').run(run.transactionId, run.id);
     if (run.copySteps) {
       c.stmt(`INSERT INTO steps (run_id, step_key, seq, kind, output, error, attempt, epoch, created_at)
         SELECT ?, step_key, seq, kind, output, error, 0, 0, ? FROM steps WHERE run_id = ? AND seq < ? AND error IS NULL`).run(

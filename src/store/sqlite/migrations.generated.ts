@@ -54,5 +54,29 @@ export const migrations: Migration[] = [
     "name": "flow_control",
     "checksum": "0703a91a4374dea0",
     "sql": "-- Flow control (DESIGN.md §2.6). A run with rules (`flow`) is claimed through\n-- admission, fair-shared by `gate`; plain runs keep the fast claim index.\nALTER TABLE runs ADD COLUMN flow TEXT;\nALTER TABLE runs ADD COLUMN gate TEXT;\nALTER TABLE runs ADD COLUMN debounce_key TEXT;\n-- On a sticky workflow run's row: the worker that ran its first task.\nALTER TABLE runs ADD COLUMN sticky_worker TEXT;\n\nDROP INDEX runs_queue;\nCREATE INDEX runs_queue ON runs (namespace, priority DESC, available_at, id)\n  WHERE status IN ('Scheduled', 'Pending', 'AwaitingRetry') AND gate IS NULL;\nCREATE INDEX runs_gated ON runs (namespace, gate, priority DESC, available_at, id)\n  WHERE status IN ('Scheduled', 'Pending', 'AwaitingRetry') AND gate IS NOT NULL;\nCREATE INDEX runs_debounce ON runs (namespace, task_name, debounce_key)\n  WHERE debounce_key IS NOT NULL AND status IN ('Scheduled', 'Pending');\n\n-- One row per (holder run, concurrency rule) while the holder is not terminal;\n-- `held` is 1 while it occupies its key (its run is executing, or for a workflow\n-- run, once its first task was admitted).\nCREATE TABLE flow_holds (\n  holder_id   TEXT NOT NULL,\n  scope       TEXT NOT NULL,\n  namespace   TEXT NOT NULL,\n  key         TEXT NOT NULL,\n  max         INTEGER NOT NULL,\n  strategy    TEXT NOT NULL,\n  held        INTEGER NOT NULL DEFAULT 0,\n  created_at  INTEGER NOT NULL,\n  PRIMARY KEY (holder_id, scope)\n) STRICT, WITHOUT ROWID;\nCREATE INDEX flow_holds_key ON flow_holds (namespace, scope, key, held);\n\n-- Start times per rate-limit key, kept until their window has passed.\nCREATE TABLE rate_limit_hits (\n  namespace   TEXT NOT NULL,\n  key         TEXT NOT NULL,\n  at          INTEGER NOT NULL,\n  expires_at  INTEGER NOT NULL\n) STRICT;\nCREATE INDEX rate_limit_hits_key ON rate_limit_hits (namespace, key, at);\n\n-- Whatever path changes a run's status (settle, sweep, cancel, wait), leaving\n-- execution frees its keys and ending forgets them: the count stays exact.\nCREATE TRIGGER runs_flow_release AFTER UPDATE OF status ON runs\n  WHEN NEW.flow IS NOT NULL AND NEW.status IS NOT OLD.status\n    AND NEW.status NOT IN ('Running', 'Retrying', 'Cancelling')\nBEGIN\n  UPDATE flow_holds SET held = 0 WHERE holder_id = NEW.id AND held = 1;\n  DELETE FROM flow_holds WHERE holder_id = NEW.id\n    AND NEW.status IN ('Completed', 'Cached', 'Skipped', 'Failed', 'TimedOut', 'Crashed', 'Cancelled');\nEND;\n"
+  },
+  {
+    "id": 11,
+    "name": "cache",
+    "checksum": "66227ecb132d2087",
+    "sql": "-- Task caching: one entry per (namespace, task, cache key). `computing` while\n-- the owning run executes (identical runs wait for it), `done` with its output.\nCREATE TABLE cache_entries (\n  namespace   TEXT NOT NULL,\n  task_name   TEXT NOT NULL,\n  cache_key   TEXT NOT NULL,\n  state       TEXT NOT NULL,\n  run_id      TEXT NOT NULL,\n  output      TEXT,\n  expires_at  INTEGER,\n  updated_at  INTEGER NOT NULL,\n  PRIMARY KEY (namespace, task_name, cache_key)\n);\n"
+  },
+  {
+    "id": 12,
+    "name": "transactions",
+    "checksum": "81f65f3aea1a686a",
+    "sql": "-- baton.transaction(): a group of runs rolled back (onRollback hooks, newest\n-- completion first) or committed (onCommit hooks) together. The hooks run as a\n-- workflow run (`hooks_run_id`), so a crash mid-rollback resumes on any worker.\nCREATE TABLE transactions (\n  id            TEXT NOT NULL PRIMARY KEY,\n  namespace     TEXT NOT NULL,\n  parent_id     TEXT,\n  status        TEXT NOT NULL,\n  hooks_run_id  TEXT,\n  error         TEXT,\n  created_at    INTEGER NOT NULL,\n  updated_at    INTEGER NOT NULL\n) STRICT;\nALTER TABLE runs ADD COLUMN transaction_id TEXT;\nCREATE INDEX runs_transaction ON runs (transaction_id) WHERE transaction_id IS NOT NULL;\n"
+  },
+  {
+    "id": 13,
+    "name": "trace_context_values",
+    "checksum": "63efdea01985c698",
+    "sql": "-- Tracing and typed context (DESIGN.md §2.1, §2.3): the W3C trace context of a\n-- run's enqueue (JSON: traceparent, tracestate, baggage), the parent of every\n-- attempt's span; and the values of typed context keys, serialized by the\n-- project serializer (redacted values sealed with the instance secret).\nALTER TABLE runs ADD COLUMN trace_context TEXT;\nALTER TABLE runs ADD COLUMN context_values TEXT;\n"
+  },
+  {
+    "id": 14,
+    "name": "tokens",
+    "checksum": "445cd3aadd9557b0",
+    "sql": "-- API tokens (DESIGN.md §2.12 \"HTTP in code\"): only a SHA-256 of the token is kept.\nCREATE TABLE api_tokens (\n  id          TEXT NOT NULL PRIMARY KEY,\n  token_hash  TEXT NOT NULL UNIQUE,\n  name        TEXT,\n  namespaces  TEXT NOT NULL,\n  scope       TEXT NOT NULL,\n  created_at  INTEGER NOT NULL,\n  revoked_at  INTEGER,\n  last_used_at INTEGER\n);\n"
   }
 ];

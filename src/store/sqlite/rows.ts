@@ -4,7 +4,16 @@ import type { RunFlow } from '../../engine/flow-control.js';
 import { reviveTrigger } from '../../engine/trigger.js';
 import type { LogLevel, StateName, StateType, TriggerOrigin } from '../../engine/types.js';
 import type { SerializedError } from '../../errors.js';
-import type { AttemptOutcome, AttemptRow, LogRow, RunRow, StateRow, StoredWaitingOn, WorkerRow } from '../types.js';
+import type {
+  AttemptOutcome,
+  AttemptRow,
+  LogRow,
+  RunRow,
+  StateRow,
+  StoredTraceContext,
+  StoredWaitingOn,
+  WorkerRow,
+} from '../types.js';
 
 export interface SqlRunRow {
   id: string;
@@ -46,6 +55,8 @@ export interface SqlRunRow {
   progress: number | null;
   progress_message: string | null;
   flow: string | null;
+  trace_context: string | null;
+  context_values: string | null;
 }
 
 /** Every column but the checkpoint, which is loaded on its own. */
@@ -53,7 +64,8 @@ export const RUN_COLUMNS = `id, namespace, kind, queue_key, workflow_run_id, wor
   parent_workflow_run_id, status, attempt, crash_count, max_crashes, priority, input, output, error, tags,
   metadata, custom_context, trigger, idempotency_key, available_at, schedule_deadline_at, created_at,
   started_at, finished_at, updated_at, lease_epoch, lease_owner, lease_expires_at, deadline_at,
-  cancel_requested_at, cancel_reason, cancel_grace_ms, waiting_on, progress, progress_message, flow`;
+  cancel_requested_at, cancel_reason, cancel_grace_ms, waiting_on, progress, progress_message, flow,
+  trace_context, context_values`;
 
 function json<T>(text: string | null): T | null {
   return text === null ? null : (JSON.parse(text) as T);
@@ -100,6 +112,8 @@ export function toRunRow(row: SqlRunRow): RunRow {
     progress: row.progress,
     progressMessage: row.progress_message,
     flow: json<RunFlow>(row.flow),
+    traceContext: json<StoredTraceContext>(row.trace_context),
+    contextValues: row.context_values,
   };
 }
 

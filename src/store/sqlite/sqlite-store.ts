@@ -6,11 +6,13 @@
 import { randomBytes } from 'node:crypto';
 import { hostname } from 'node:os';
 import type { Clock } from '../../clock/clock.js';
+import type { CacheVerdict } from '../../engine/cache.js';
 import type { FlowReason } from '../../engine/flow-control.js';
 import type { StateName } from '../../engine/types.js';
 import { RunNotFoundError } from '../../errors.js';
 import type {
   AttemptRow,
+  CacheRequest,
   CancelResult,
   ClaimRequest,
   CreatedRun,
@@ -29,6 +31,7 @@ import type {
   RunFilter,
   RunPage,
   RunRow,
+  RunStatsRows,
   ScheduleRow,
   Settlement,
   StateRow,
@@ -38,10 +41,14 @@ import type {
   StoredDag,
   StreamChunkRow,
   SweepResult,
+  TokenRow,
+  TransactionChange,
+  TransactionRow,
   UserTransaction,
   WorkerRow,
 } from '../types.js';
 import { appendStream, renewLeases, saveCheckpoint, setDeadline, setProgress, settle } from './attempt-writes.js';
+import { lookupCache } from './cache.js';
 import { claimRuns } from './claim-runs.js';
 import { SqliteConnection } from './connection.js';
 import { requestCancel, retryRun, sweep } from './control.js';
@@ -51,6 +58,8 @@ import { flowWaitingOn } from './flow.js';
 import { migrateSqlite } from './migrate.js';
 import * as reads from './reads.js';
 import { findWaitEvents, loadSteps, recordSteps, resolveWait, runStepTransaction } from './steps.js';
+import * as tokens from './tokens-stats.js';
+import * as txns from './transactions.js';
 
 export class SqliteStore implements Store {
   readonly kind = 'sqlite' as const;
@@ -316,6 +325,50 @@ export class SqliteStore implements Store {
 
   nextDueAt(namespace: string, taskNames: readonly string[]): Promise<number | null> {
     return this.c.read(() => reads.nextDueAt(this.c, namespace, taskNames));
+  }
+
+  createToken(token: TokenRow): Promise<void> {
+    return this.c.write(() => tokens.createToken(this.c, token));
+  }
+
+  findToken(tokenHash: string): Promise<TokenRow | undefined> {
+    return this.c.read(() => tokens.findToken(this.c, tokenHash));
+  }
+
+  listTokens(): Promise<TokenRow[]> {
+    return this.c.read(() => tokens.listTokens(this.c));
+  }
+
+  revokeToken(id: string): Promise<boolean> {
+    return this.c.write(() => tokens.revokeToken(this.c, id));
+  }
+
+  runStats(namespace: string, since: number, limit: number): Promise<RunStatsRows> {
+    return this.c.read(() => tokens.runStats(this.c, namespace, since, limit));
+  }
+
+  createTransaction(namespace: string, id: string, parentId: string | null): Promise<void> {
+    return this.c.write(() => txns.createTransaction(this.c, namespace, id, parentId));
+  }
+
+  updateTransaction(namespace: string, id: string, change: TransactionChange): Promise<void> {
+    return this.c.write(() => txns.updateTransaction(this.c, namespace, id, change));
+  }
+
+  getTransaction(namespace: string, id: string): Promise<TransactionRow | undefined> {
+    return this.c.read(() => txns.getTransaction(this.c, namespace, id));
+  }
+
+  transactionMembers(namespace: string, id: string): Promise<RunRow[]> {
+    return this.c.read(() => txns.transactionMembers(this.c, namespace, id));
+  }
+
+  moveTransactionMembers(namespace: string, fromId: string, toId: string): Promise<void> {
+    return this.c.write(() => txns.moveTransactionMembers(this.c, namespace, fromId, toId));
+  }
+
+  lookupCache(lease: LeaseRef, request: CacheRequest): Promise<CacheVerdict | null> {
+    return this.c.write(() => lookupCache(this.c, lease, request));
   }
 
   flowWaitingOn(namespace: string, runId: string): Promise<FlowReason | undefined> {

@@ -1,0 +1,132 @@
+/** /api/v1 events, schedules, workers, tasks, stats and the dashboard session. */
+import type { Hono } from 'hono';
+import { nextFire, parseCron } from '../api/cron.js';
+import { toScheduleInfo } from '../api/schedules.js';
+import { parseDuration } from '../engine/duration.js';
+import { serializeWithLimit } from '../engine/serializer.js';
+import { UnknownTaskError } from '../errors.js';
+import { newId } from '../ids.js';
+import { closeSession, openSession } from './auth.js';
+import { HttpError } from './errors.js';
+import { readBody, readQuery } from './request.js';
+import { createScheduleSchema, listEventsQuery, pushEventSchema, sessionSchema, statsQuery } from './schemas.js';
+import type { HttpHost, HttpVariables } from './scope.js';
+import { chartBuckets } from './stats.js';
+import { jsonView } from './views.js';
+
+export function otherRoutes(app: Hono<{ Variables: HttpVariables }>): void {
+  app.post('/events', async (c) => {
+    const body = await readBody(c, pushEventSchema);
+    const event = await c
+      .get('api')
+      .events.push(body.key, body.payload, body.metadata ? { metadata: body.metadata as never } : {});
+    return c.json(jsonView(event), 201);
+  });
+
+  app.get('/events', async (c) => {
+    const q = readQuery(c, listEventsQuery);
+    const list = await c.get('api').events.list({
+      ...(q.key === undefined ? {} : { key: q.key }),
+      ...(q.limit === undefined ? {} : { limit: q.limit }),
+      ...(q.cursor === undefined ? {} : { cursor: q.cursor }),
+    });
+    return c.json({ items: jsonView(list.items), ...(list.nextCursor ? { nextCursor: list.nextCursor } : {}) });
+  });
+
+  app.get('/schedules', async (c) => c.json({ items: jsonView(await c.get('api').schedules.list()) }));
+
+  app.post('/schedules', async (c) => {
+    const body = await readBody(c, createScheduleSchema);
+    const api = c.get('api');
+    const name = (body.task ?? body.workflow) as string;
+    const kind = body.workflow !== undefined ? 'workflow' : 'task';
+    const store = await api.runtime.store();
+    const registered = (await store.listTasks(api.namespace)).find((t) => t.name === name);
+    if (!registered?.template || registered.kind !== kind) {
+      throw new UnknownTaskError(name, `no ${kind} of that name is registered in namespace "${api.namespace}"`);
+    }
+    const now = api.runtime.clock.now();
+    const timezone = body.timezone ?? 'UTC';
+    const nextFireAt = body.cron !== undefined ? nextFire(parseCron(body.cron, timezone), now) : Date.parse(body.at as string);
+    const row = await store.createSchedule({
+      id: newId(now),
+      namespace: api.namespace,
+      kind: body.cron !== undefined ? 'cron' : 'once',
+      targetName: name,
+      target: registered.template,
+      input: serializeWithLimit(body.input, `input of ${kind} "${name}"`, api.runtime.limits.input) ?? null,
+      metadata: {},
+      cron: body.cron ?? null,
+      timezone: body.cron !== undefined ? timezone : null,
+      overlap: body.overlap ?? (body.cron !== undefined ? 'skip' : 'queue'),
+      misfire: body.misfire ?? 'run-once',
+      fromCode: false,
+      nextFireAt,
+    });
+    return c.json(jsonView(toScheduleInfo(row)), 201);
+  });
+
+  app.delete('/schedules/:id', async (c) => {
+    const deleted = await c.get('api').schedules.delete(c.req.param('id'));
+    if (!deleted) throw new HttpError(404, 'BATON_NOT_FOUND', `no schedule with id ${c.req.param('id')}`);
+    return c.body(null, 204);
+  });
+
+  app.get('/workers', async (c) => {
+    const api = c.get('api');
+    const store = await api.runtime.store();
+    const [all, live, running] = await Promise.all([
+      store.listWorkers(api.namespace),
+      store.listWorkers(api.namespace, { liveOnly: true }),
+      store.listRuns({ namespace: api.namespace, statuses: ['Running', 'Retrying', 'Cancelling'], limit: 1000 }),
+    ]);
+    const liveIds = new Set(live.map((w) => w.id));
+    const busy = new Map<string, number>();
+    for (const run of running.items) if (run.leaseOwner) busy.set(run.leaseOwner, (busy.get(run.leaseOwner) ?? 0) + 1);
+    return c.json({
+      items: all.map((w) => ({
+        id: w.id,
+        name: w.name,
+        labels: w.labels,
+        slots: w.slots,
+        slotsInUse: busy.get(w.id) ?? 0,
+        taskNames: w.taskNames.filter((t) => !t.startsWith('~')),
+        host: w.host,
+        pid: w.pid,
+        startedAt: new Date(w.startedAt).toISOString(),
+        heartbeatAt: new Date(w.heartbeatAt).toISOString(),
+        ...(w.stoppedAt === null ? {} : { stoppedAt: new Date(w.stoppedAt).toISOString() }),
+        live: liveIds.has(w.id),
+      })),
+    });
+  });
+
+  app.get('/tasks', async (c) => {
+    const api = c.get('api');
+    const tasks = await (await api.runtime.store()).listTasks(api.namespace);
+    return c.json({
+      items: tasks.map((t) => ({
+        name: t.name,
+        kind: t.kind,
+        version: t.version,
+        ...(t.inputSchema ? { inputSchema: t.inputSchema } : {}),
+      })),
+    });
+  });
+
+  app.get('/stats', async (c) => {
+    const q = readQuery(c, statsQuery);
+    const api = c.get('api');
+    const windowMs = parseDuration(q.window ?? '1h');
+    const buckets = q.buckets ?? 30;
+    const now = api.runtime.clock.now();
+    const rows = await (await api.runtime.store()).runStats(api.namespace, now - windowMs, 50_000);
+    return c.json({ byState: rows.byStatus, buckets: chartBuckets(rows.ended, now - windowMs, now, buckets) });
+  });
+}
+
+/** Dashboard login and logout: outside the token check (the login is what checks the token). */
+export function sessionRoutes(app: Hono, host: HttpHost): void {
+  app.post('/session', async (c) => openSession(c, host, (await readBody(c, sessionSchema)).token));
+  app.delete('/session', (c) => closeSession(c));
+}
