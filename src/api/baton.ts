@@ -52,6 +52,14 @@ export interface ScheduleOptions {
 export type TaskOutput<R> =
   R extends AsyncGenerator<infer Y, infer Ret, unknown> ? (undefined extends Ret ? Y[] : Ret) : Awaited<R>;
 
+/** Which Baton instance defined a task or workflow (`baton worker <entry>` serves exports on their own instance). */
+const owners = new WeakMap<object, Baton>();
+
+/** @internal The Baton instance that defined `target`, if it is a task or workflow of this package. */
+export function ownerOf(target: unknown): Baton | undefined {
+  return typeof target === 'object' && target !== null ? owners.get(target) : undefined;
+}
+
 export class Baton {
   /** Look up and list runs. */
   readonly runs: Runs;
@@ -147,12 +155,22 @@ export class Baton {
     };
   }
 
+  /**
+   * @internal The parts of this instance for one namespace (default: its own), as the HTTP
+   * layer sees them; the CLI starts runs by name and reads run details through them.
+   */
+  namespaceApi(namespace: string = this.namespace): NamespaceApi {
+    this.#assertOpen();
+    return this.#httpHost().forNamespace(namespace);
+  }
+
   /** @internal The parts of this instance the HTTP layer uses, per namespace. */
   #httpHost(): HttpHost {
     const scoped = new Map<string, NamespaceApi>();
     return {
       namespace: this.namespace,
       tokens: this.tokens,
+      configuredToken: this.#options.settings.settings.http.token,
       logError: (error, message) => this.#logger.error({ err: error }, message),
       forNamespace: (namespace) => {
         let api = scoped.get(namespace);
@@ -227,6 +245,7 @@ export class Baton {
     }
     const workflow = new Workflow<Input, Output>(this.#runtime, options);
     this.#workflows.set(workflow.name, workflow as unknown as Workflow);
+    owners.set(workflow, this);
     return workflow;
   }
 
@@ -375,6 +394,7 @@ export class Baton {
     const definition = { ...toTaskDefinition(this.namespace, options, fn as TaskDefinition['fn']), isDurable };
     const task = new Task(this.#runtime, definition);
     this.#tasks.set(task.name, task);
+    owners.set(task, this);
     return task;
   }
 

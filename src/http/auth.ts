@@ -26,18 +26,24 @@ export function requestedNamespace(c: Context, fallback: string): string {
   return c.req.query('namespace') ?? c.req.header('baton-namespace') ?? fallback;
 }
 
+/** A presented token's rights: the configured token, or an active stored one. */
+async function rightsOf(host: HttpHost, token: string): Promise<{ scope: 'read' | 'write'; namespaces: string[] } | undefined> {
+  if (host.configuredToken !== undefined && sameString(token, host.configuredToken)) return { scope: 'write', namespaces: ['*'] };
+  return host.tokens.verify(token);
+}
+
 async function callerOf(c: Context, host: HttpHost, isAuthRequired: boolean): Promise<Caller> {
   if (!isAuthRequired) return { kind: 'anonymous', scope: 'write', namespaces: ['*'] };
   const header = c.req.header('authorization');
   if (header !== undefined) {
     const match = /^Bearer\s+(\S+)$/i.exec(header);
-    const token = match ? await host.tokens.verify(match[1] as string) : undefined;
+    const token = match ? await rightsOf(host, match[1] as string) : undefined;
     if (!token) throw new HttpError(401, 'BATON_UNAUTHORIZED', 'the bearer token is missing, malformed, unknown or revoked');
     return { kind: 'token', scope: token.scope, namespaces: token.namespaces };
   }
   const session = getCookie(c, SESSION_COOKIE);
   if (session) {
-    const token = await host.tokens.verify(session);
+    const token = await rightsOf(host, session);
     if (token) {
       if (c.req.method !== 'GET' && c.req.method !== 'HEAD') {
         const csrf = getCookie(c, CSRF_COOKIE);
@@ -72,7 +78,7 @@ export function authenticate(host: HttpHost, isAuthRequired: boolean): Middlewar
 
 /** `POST /session { token }`: exchanges a token for the dashboard's cookies. */
 export async function openSession(c: Context, host: HttpHost, token: string): Promise<Response> {
-  const found = await host.tokens.verify(token);
+  const found = await rightsOf(host, token);
   if (!found) throw new HttpError(401, 'BATON_UNAUTHORIZED', 'unknown or revoked token');
   const secure = new URL(c.req.url).protocol === 'https:';
   const path = '/';

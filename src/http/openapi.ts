@@ -90,10 +90,12 @@ const ROUTES: [string, string, Operation][] = [
   ['get', '/runs/{id}/stream', { summary: "A run's stream chunks (SSE)", ok: 200, sse: true }],
   ['post', '/runs/{id}/cancel', { summary: 'Cancel a run and its children', body: cancelSchema, ok: 200 }],
   ['post', '/runs/{id}/retry', { summary: 'Give an ended run a new attempt', ok: 200 }],
+  ['post', '/runs/{id}/resume', { summary: 'Resume an ended durable run from its recorded steps (same as retry)', ok: 200 }],
   ['post', '/runs/{id}/replay', { summary: 'Start a new run with the same input', ok: 201 }],
   ['post', '/runs/{id}/fork', { summary: 'A new run reusing the steps before fromStep', body: forkSchema, ok: 201 }],
   ['post', '/runs/bulk/cancel', { summary: 'Cancel every matching run', body: bulkSchema, ok: 200 }],
   ['post', '/runs/bulk/retry', { summary: 'Retry every matching run', body: bulkSchema, ok: 200 }],
+  ['post', '/runs/bulk/resume', { summary: 'Resume every matching run (same as retry)', body: bulkSchema, ok: 200 }],
   ['post', '/runs/bulk/replay', { summary: 'Replay every matching run', body: bulkSchema, ok: 200 }],
   ['post', '/events', { summary: 'Push an event', body: pushEventSchema, ok: 201 }],
   ['get', '/events', { summary: 'List events', query: listEventsQuery, ok: 200 }],
@@ -105,6 +107,7 @@ const ROUTES: [string, string, Operation][] = [
   ['get', '/stats', { summary: 'Throughput, failures and latency over time', query: statsQuery, ok: 200 }],
   ['post', '/session', { summary: 'Dashboard login: exchange a token for a session cookie', body: sessionSchema, ok: 200 }],
   ['delete', '/session', { summary: 'Dashboard logout', ok: 204 }],
+  ['get', '/openapi.json', { summary: 'This document', ok: 200 }],
 ];
 
 export function openApiDocument(): Record<string, unknown> {

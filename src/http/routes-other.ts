@@ -1,11 +1,8 @@
 /** /api/v1 events, schedules, workers, tasks, stats and the dashboard session. */
 import type { Hono } from 'hono';
-import { nextFire, parseCron } from '../api/cron.js';
 import { toScheduleInfo } from '../api/schedules.js';
+import { scheduleByName } from '../api/start-by-name.js';
 import { parseDuration } from '../engine/duration.js';
-import { serializeWithLimit } from '../engine/serializer.js';
-import { UnknownTaskError } from '../errors.js';
-import { newId } from '../ids.js';
 import { closeSession, openSession } from './auth.js';
 import { HttpError } from './errors.js';
 import { readBody, readQuery } from './request.js';
@@ -37,31 +34,15 @@ export function otherRoutes(app: Hono<{ Variables: HttpVariables }>): void {
 
   app.post('/schedules', async (c) => {
     const body = await readBody(c, createScheduleSchema);
-    const api = c.get('api');
-    const name = (body.task ?? body.workflow) as string;
-    const kind = body.workflow !== undefined ? 'workflow' : 'task';
-    const store = await api.runtime.store();
-    const registered = (await store.listTasks(api.namespace)).find((t) => t.name === name);
-    if (!registered?.template || registered.kind !== kind) {
-      throw new UnknownTaskError(name, `no ${kind} of that name is registered in namespace "${api.namespace}"`);
-    }
-    const now = api.runtime.clock.now();
-    const timezone = body.timezone ?? 'UTC';
-    const nextFireAt = body.cron !== undefined ? nextFire(parseCron(body.cron, timezone), now) : Date.parse(body.at as string);
-    const row = await store.createSchedule({
-      id: newId(now),
-      namespace: api.namespace,
-      kind: body.cron !== undefined ? 'cron' : 'once',
-      targetName: name,
-      target: registered.template,
-      input: serializeWithLimit(body.input, `input of ${kind} "${name}"`, api.runtime.limits.input) ?? null,
-      metadata: {},
-      cron: body.cron ?? null,
-      timezone: body.cron !== undefined ? timezone : null,
-      overlap: body.overlap ?? (body.cron !== undefined ? 'skip' : 'queue'),
-      misfire: body.misfire ?? 'run-once',
-      fromCode: false,
-      nextFireAt,
+    const row = await scheduleByName(c.get('api').runtime, {
+      kind: body.workflow !== undefined ? 'workflow' : 'task',
+      name: (body.task ?? body.workflow) as string,
+      ...(body.cron === undefined ? {} : { cron: body.cron }),
+      ...(body.timezone === undefined ? {} : { timezone: body.timezone }),
+      ...(body.at === undefined ? {} : { at: body.at }),
+      ...(body.overlap === undefined ? {} : { overlap: body.overlap }),
+      ...(body.misfire === undefined ? {} : { misfire: body.misfire }),
+      input: body.input,
     });
     return c.json(jsonView(toScheduleInfo(row)), 201);
   });

@@ -1,15 +1,11 @@
 /** /api/v1/runs: start, list, read and act on runs (single and bulk). */
 import type { Hono } from 'hono';
 import type { EnqueueOptions } from '../api/enqueue.js';
-import { insertRuns } from '../api/enqueue.js';
 import { RunHandle } from '../api/run-handle.js';
 import { currentState, toSummary } from '../api/run-state.js';
-import { rowsFromTemplate } from '../api/templates.js';
-import { Workflow } from '../api/workflow.js';
-import { parseDuration } from '../engine/duration.js';
-import { deserialize, serializeWithLimit } from '../engine/serializer.js';
+import { startByName } from '../api/start-by-name.js';
+import { deserialize } from '../engine/serializer.js';
 import { isTerminal } from '../engine/states.js';
-import { UnknownTaskError } from '../errors.js';
 import { HttpError } from './errors.js';
 import { asList, readBody, readQuery } from './request.js';
 import { bulkSchema, cancelSchema, forkSchema, listRunsQuery, type StartRunBody, startRunSchema } from './schemas.js';
@@ -43,33 +39,21 @@ function enqueueOptionsOf(body: StartRunBody, idempotencyHeader: string | undefi
 }
 
 /** Starts a run of a task or workflow by name: through its definition when this process has it, else its stored template. */
-async function startRun(api: NamespaceApi, body: StartRunBody, idempotencyHeader: string | undefined) {
-  const name = (body.task ?? body.workflow) as string;
-  const options = enqueueOptionsOf(body, idempotencyHeader);
-  const local = api.localTarget(name);
-  if (local && local instanceof Workflow === (body.workflow !== undefined)) {
-    const handle = await local.enqueue(body.input, options);
-    return { id: handle.id, outcome: handle.outcome };
-  }
-  const store = await api.runtime.store();
-  const registered = (await store.listTasks(api.namespace)).find((t) => t.name === name);
-  const kind = body.workflow !== undefined ? 'workflow' : 'task';
-  if (!registered?.template || registered.kind !== kind) {
-    throw new UnknownTaskError(name, `no ${kind} of that name is registered in namespace "${api.namespace}"`);
-  }
-  const input = serializeWithLimit(body.input, `input of ${kind} "${name}"`, api.runtime.limits.input) ?? null;
-  const rows = rowsFromTemplate(api.runtime, registered.template, input, options.metadata ?? {}, { kind: 'manual' });
-  for (const row of rows) {
-    if (options.tags) row.tags = options.tags;
-    if (options.priority !== undefined) row.priority = options.priority;
-    if (options.delay !== undefined) row.delayMs = parseDuration(options.delay);
-    if (options.runAt !== undefined) row.runAt = (options.runAt as Date).getTime();
-  }
-  const [created] = await insertRuns(api.runtime, rows);
-  return { id: created?.id ?? (rows[0]?.id as string), outcome: created?.outcome ?? 'created' };
+function startRun(api: NamespaceApi, body: StartRunBody, idempotencyHeader: string | undefined) {
+  return startByName(
+    api.runtime,
+    {
+      kind: body.workflow !== undefined ? 'workflow' : 'task',
+      name: (body.task ?? body.workflow) as string,
+      input: body.input,
+      options: enqueueOptionsOf(body, idempotencyHeader),
+    },
+    (name) => api.localTarget(name),
+  );
 }
 
-async function runDetail(api: NamespaceApi, id: string) {
+/** A run with its states, attempts, children, DAG and steps: `GET /runs/:id`, and `baton runs show`. */
+export async function runDetail(api: NamespaceApi, id: string) {
   const store = await api.runtime.store();
   const run = await store.getRun(api.namespace, id);
   if (!run) throw new HttpError(404, 'BATON_RUN_NOT_FOUND', `no run with id ${id} in namespace "${api.namespace}"`);
@@ -145,7 +129,7 @@ async function matchingRuns(
 
 export function runRoutes(app: Hono<{ Variables: HttpVariables }>): void {
   // Before /runs/:id/…, which would otherwise take "bulk" for an id.
-  app.post('/runs/bulk/:action{cancel|retry|replay}', async (c) => {
+  app.post('/runs/bulk/:action{cancel|retry|resume|replay}', async (c) => {
     const body = await readBody(c, bulkSchema);
     const api = c.get('api');
     const ids = await matchingRuns(api, body.filter);
@@ -157,7 +141,7 @@ export function runRoutes(app: Hono<{ Variables: HttpVariables }>): void {
         if (action === 'cancel') {
           if (!isTerminal((await handle.state()).name)) await handle.cancel(body.reason ?? 'cancelled in bulk over HTTP');
           done.push(id);
-        } else if (action === 'retry') done.push((await handle.retry()).id);
+        } else if (action === 'retry' || action === 'resume') done.push((await handle.retry()).id);
         else done.push((await handle.replay()).id);
       } catch {
         // A run not in a state for the action is skipped; the answer lists the ones acted on.
@@ -201,11 +185,14 @@ export function runRoutes(app: Hono<{ Variables: HttpVariables }>): void {
     return c.json({ id: handle.id });
   });
 
-  app.post('/runs/:id/retry', async (c) => {
-    await readBody(c, cancelSchema.pick({}));
-    const handle = await (await c.get('api').runs.get(c.req.param('id'))).retry();
-    return c.json({ id: handle.id });
-  });
+  // resume: an ended run gets a new attempt; a durable one replays its recorded steps and goes on from there.
+  for (const action of ['retry', 'resume']) {
+    app.post(`/runs/:id/${action}`, async (c) => {
+      await readBody(c, cancelSchema.pick({}));
+      const handle = await (await c.get('api').runs.get(c.req.param('id'))).retry();
+      return c.json({ id: handle.id });
+    });
+  }
 
   app.post('/runs/:id/replay', async (c) => {
     await readBody(c, cancelSchema.pick({}));

@@ -25,6 +25,8 @@ export interface NamespaceApi {
 export interface HttpHost {
   readonly namespace: string;
   readonly tokens: Tokens;
+  /** A token given in the settings (`http.token` / `BATON_TOKEN`): full access to every namespace. */
+  readonly configuredToken?: string | undefined;
   forNamespace(namespace: string): NamespaceApi;
   logError(error: unknown, message: string): void;
 }

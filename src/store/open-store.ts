@@ -70,3 +70,26 @@ export async function migrateDatabase(location: StoreLocation, options: OpenStor
   const { migratePostgres } = await import('./postgres/migrate.js');
   return migratePostgres(location.target, options.schema === undefined ? {} : { schema: options.schema });
 }
+
+/** What `baton doctor` learns about a database without changing it (no migration is applied). */
+export interface DatabaseReport {
+  /** False when the SQLite file does not exist yet (nothing else is then known). */
+  exists: boolean;
+  /** Migrations recorded in the database. */
+  applied: { id: number; checksum: string }[];
+  /** Migrations this build of Baton knows. */
+  known: { id: number; name: string; checksum: string }[];
+  /** PostgreSQL: the database clock minus this machine's at the same moment, in ms (half the round trip is the error). */
+  clockSkewMs?: number;
+  roundTripMs?: number;
+}
+
+/** Connects read-only and reports the database's migrations (and PostgreSQL's clock); throws StorageError when unreachable. */
+export async function inspectDatabase(location: StoreLocation, options: { schema?: string } = {}): Promise<DatabaseReport> {
+  if (location.kind === 'sqlite') {
+    const { inspectSqlite } = await import('./sqlite/inspect.js');
+    return inspectSqlite(location.target);
+  }
+  const { inspectPostgres } = await import('./postgres/inspect.js');
+  return inspectPostgres(location.target, options.schema ?? 'baton');
+}

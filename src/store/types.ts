@@ -464,6 +464,14 @@ export interface CancelResult {
   run: RunRow;
 }
 
+/** Options of `Store.pruneRuns`. */
+export interface PruneOptions {
+  /** Count what would be deleted, delete nothing. */
+  dryRun?: boolean;
+  /** Root runs examined per transaction (default 500). */
+  batch?: number;
+}
+
 export interface Store {
   readonly kind: 'sqlite' | 'postgres';
   /** Names the database this store talks to (used to share in-process wake-ups). */
@@ -572,6 +580,14 @@ export interface Store {
   findToken(tokenHash: string): Promise<TokenRow | undefined>;
   listTokens(): Promise<TokenRow[]>;
   revokeToken(id: string): Promise<boolean>;
+  /**
+   * Retention: deletes root runs of the namespace that ended (terminal) before `finishedBefore`
+   * (epoch ms) with their states, attempts, logs, stream chunks, steps and whole tree (a workflow
+   * run's tasks, child runs); a tree with any run not terminal is kept. In batches of
+   * `options.batch` roots, one transaction each. Resolves to the number of runs deleted (or,
+   * with `dryRun`, that would be).
+   */
+  pruneRuns(namespace: string, finishedBefore: number, options?: PruneOptions): Promise<number>;
   /** Counts of runs by status, and the runs that ended since `since` (at most `limit`), for charts and metrics. */
   runStats(namespace: string, since: number, limit: number): Promise<RunStatsRows>;
 

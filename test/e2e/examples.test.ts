@@ -2,12 +2,14 @@
  * The examples are executed as users run them (a child process on a fresh
  * SQLite file), so they cannot rot: the quickstart is what `npm start` runs.
  */
-import { execFile } from 'node:child_process';
+import { execFile, spawn } from 'node:child_process';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
+import { Baton } from 'baton';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { waitFor } from '../support/wait.js';
 
 const run = promisify(execFile);
 
@@ -56,5 +58,49 @@ describe('examples', () => {
     expect(out).toContain('stream: {"batch":1,"rows":100}\nstream: {"batch":2,"rows":200}\nstream: {"batch":3,"rows":300}');
     expect(out).toContain('scheduled: a one-off run of price-item in 300 ms');
     expect(out).toContain('fired: yes');
+  }, 90_000);
+
+  it('express-app: POST /orders enqueues a run carrying the request tags; the dashboard is mounted at /baton', async () => {
+    const database = join(dir, 'example.db');
+    const server = spawn(process.execPath, ['--import', 'tsx', '--conditions=baton-source', 'examples/express-app/server.ts'], {
+      env: { ...process.env, BATON_DATABASE_URL: database, PORT: '0' },
+      stdio: ['ignore', 'pipe', 'pipe'],
+    });
+    let out = '';
+    server.stdout.on('data', (chunk: Buffer) => {
+      out += chunk.toString();
+    });
+    server.stderr.on('data', (chunk: Buffer) => {
+      out += chunk.toString();
+    });
+    const exited = new Promise((resolve) => server.once('exit', resolve));
+    const baton = new Baton({ database, logLevel: 'silent' });
+    try {
+      const url = await waitFor(() => /listening on (http:\/\/127\.0\.0\.1:\d+)/.exec(out)?.[1], {
+        timeout: 30_000,
+        message: 'the example server to listen',
+      });
+      const response = await fetch(`${url}/orders`, {
+        method: 'POST',
+        headers: { 'content-type': 'application/json', 'baton-tags': 'source=crm' },
+        body: JSON.stringify({ sku: 'book-42', quantity: 2 }),
+      });
+      expect(response.status).toBe(202);
+      const { id } = (await response.json()) as { id: string };
+      const run = await waitFor(
+        async () =>
+          (await baton.runs.list({ task: 'place-order' })).items.find((r) => r.id === id && r.state.name === 'Completed'),
+        { timeout: 10_000, message: `run ${id} to complete` },
+      );
+      expect(run.tags).toEqual({ source: 'crm', route: 'POST /orders' });
+      const dashboard = await fetch(`${url}/baton`, { redirect: 'manual' });
+      expect([dashboard.status, dashboard.headers.get('location')]).toEqual([308, '/baton/']);
+    } finally {
+      server.kill('SIGTERM');
+      const killer = setTimeout(() => server.kill('SIGKILL'), 10_000);
+      await exited;
+      clearTimeout(killer);
+      await baton.close();
+    }
   }, 90_000);
 });

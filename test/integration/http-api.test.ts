@@ -10,7 +10,9 @@ import type { Baton, TaskContext, Worker } from 'baton';
 import { Hono } from 'hono';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { z } from 'zod';
+import { createHttpApp } from '../../src/http/app.js';
 import { documentedRoutes } from '../../src/http/openapi.js';
+import type { HttpHost } from '../../src/http/scope.js';
 import { type BackendName, createFixture, describeEachStore, type StoreFixture } from '../support/stores.js';
 import { deferred, waitFor } from '../support/wait.js';
 
@@ -293,7 +295,68 @@ describeEachStore('HTTP API', (backend: BackendName) => {
   });
 });
 
+describe('HTTP router', () => {
+  it('every route it has needs a token (a new route without auth fails here) and is in the OpenAPI document', async () => {
+    const host = {
+      namespace: 'default',
+      tokens: { verify: async () => undefined },
+      forNamespace: () => {
+        throw new Error('an unauthenticated request reached a route');
+      },
+      logError: () => undefined,
+    } as unknown as HttpHost;
+    const app = createHttpApp(host);
+    const routes = new Set<string>();
+    for (const route of app.routes) {
+      if (route.method === 'ALL' || !route.path.startsWith('/api/v1/')) continue;
+      const alternatives = /\{([^}]+)\}$/.exec(route.path)?.[1]?.split('|') ?? [''];
+      for (const alt of alternatives) {
+        const path = route.path
+          .replace(/:action\{[^}]+\}/, alt)
+          .replace(/:id/g, '{id}')
+          .slice('/api/v1'.length);
+        routes.add(`${route.method} ${path}`);
+      }
+    }
+    expect(routes.size).toBeGreaterThan(20);
+    expect([...routes].sort()).toEqual([...new Set(documentedRoutes())].sort());
+    for (const route of routes) {
+      const [method, path] = route.split(' ') as [string, string];
+      const url = `http://x/api/v1${path.replace('{id}', '01a20000-0000-7000-8000-000000000000')}`;
+      for (const authorization of [undefined, 'Bearer baton_wrong', 'Basic abc']) {
+        const response = await app.fetch(
+          new Request(url, {
+            method,
+            headers: authorization ? { authorization } : {},
+            ...(method === 'GET' ? {} : { body: path === '/session' ? '{"token":"baton_wrong"}' : '{}' }),
+          }),
+        );
+        const expected = path === '/session' ? (method === 'POST' ? 401 : 204) : 401;
+        expect(response.status, `${route} with ${authorization ?? 'no token'}`).toBe(expected);
+      }
+    }
+    expect((await app.fetch(new Request('http://x/metrics'))).status).toBe(401);
+  });
+});
+
 describe('HTTP server', () => {
+  it('accepts the token given in the settings (BATON_TOKEN) for every namespace', async () => {
+    const fixture = await createFixture('sqlite');
+    const before = process.env.BATON_TOKEN;
+    process.env.BATON_TOKEN = 'configured-secret-token';
+    try {
+      const app = fixture.baton().http();
+      const get = (token: string) =>
+        app.fetch(new Request('http://x/api/v1/runs?namespace=any', { headers: { authorization: `Bearer ${token}` } }));
+      expect((await get('configured-secret-token')).status).toBe(200);
+      expect((await get('configured-secret-tokeN')).status).toBe(401);
+    } finally {
+      if (before === undefined) delete process.env.BATON_TOKEN;
+      else process.env.BATON_TOKEN = before;
+      await fixture.cleanup();
+    }
+  });
+
   it("mounts inside a user's Hono app under a prefix, behind the same token check", async () => {
     const fixture = await createFixture('sqlite');
     try {

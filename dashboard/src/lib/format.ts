@@ -42,7 +42,8 @@ export function formatRelative(iso: string | undefined | null, now: number): str
   const diff = t - now;
   const abs = Math.abs(diff);
   let text: string;
-  if (abs < 5000) return diff <= 0 ? 'just now' : 'in a moment';
+  // `now` ticks once a second, so a time written since the last tick is up to 1 s "ahead" of it.
+  if (abs < 5000) return diff <= 1500 ? 'just now' : 'in a moment';
   if (abs < 60_000) text = `${Math.round(abs / 1000)}s`;
   else if (abs < 3_600_000) text = `${Math.round(abs / 60_000)}m`;
   else if (abs < 86_400_000) text = `${Math.round(abs / 3_600_000)}h`;

@@ -29,6 +29,7 @@ import type {
   NewRun,
   NewSchedule,
   NewStep,
+  PruneOptions,
   RegisteredTask,
   RunFilter,
   RunPage,
@@ -67,6 +68,7 @@ import * as es from './events-schedules.js';
 import { flowWaitingOn } from './flow.js';
 import { NotifyListener } from './listener.js';
 import { DEFAULT_SCHEMA, migrateWithClient } from './migrate.js';
+import { pruneRuns } from './prune.js';
 import * as reads from './reads.js';
 import { settle } from './settle.js';
 import { findWaitEvents, loadSteps, recordSteps, resolveWait, runStepTransaction } from './steps.js';
@@ -350,6 +352,10 @@ export class PostgresStore implements Store {
 
   revokeToken(id: string): Promise<boolean> {
     return this.c.tx((tx) => tokens.revokeToken(tx, id));
+  }
+
+  pruneRuns(namespace: string, finishedBefore: number, options?: PruneOptions): Promise<number> {
+    return pruneRuns(this.c, namespace, finishedBefore, options);
   }
 
   runStats(namespace: string, since: number, limit: number): Promise<RunStatsRows> {

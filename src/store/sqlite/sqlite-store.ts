@@ -27,6 +27,7 @@ import type {
   NewRun,
   NewSchedule,
   NewStep,
+  PruneOptions,
   RegisteredTask,
   RunFilter,
   RunPage,
@@ -56,6 +57,7 @@ import { createRuns } from './create-runs.js';
 import * as es from './events-schedules.js';
 import { flowWaitingOn } from './flow.js';
 import { migrateSqlite } from './migrate.js';
+import { pruneRuns } from './prune.js';
 import * as reads from './reads.js';
 import { findWaitEvents, loadSteps, recordSteps, resolveWait, runStepTransaction } from './steps.js';
 import * as tokens from './tokens-stats.js';
@@ -341,6 +343,10 @@ export class SqliteStore implements Store {
 
   revokeToken(id: string): Promise<boolean> {
     return this.c.write(() => tokens.revokeToken(this.c, id));
+  }
+
+  pruneRuns(namespace: string, finishedBefore: number, options?: PruneOptions): Promise<number> {
+    return pruneRuns(this.c, namespace, finishedBefore, options);
   }
 
   runStats(namespace: string, since: number, limit: number): Promise<RunStatsRows> {
