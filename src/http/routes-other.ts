@@ -2,6 +2,7 @@
 import type { Hono } from 'hono';
 import { toScheduleInfo } from '../api/schedules.js';
 import { scheduleByName } from '../api/start-by-name.js';
+import { listWorkerSummaries } from '../api/worker-list.js';
 import { parseDuration } from '../engine/duration.js';
 import { closeSession, openSession } from './auth.js';
 import { HttpError } from './errors.js';
@@ -55,31 +56,7 @@ export function otherRoutes(app: Hono<{ Variables: HttpVariables }>): void {
 
   app.get('/workers', async (c) => {
     const api = c.get('api');
-    const store = await api.runtime.store();
-    const [all, live, running] = await Promise.all([
-      store.listWorkers(api.namespace),
-      store.listWorkers(api.namespace, { liveOnly: true }),
-      store.listRuns({ namespace: api.namespace, statuses: ['Running', 'Retrying', 'Cancelling'], limit: 1000 }),
-    ]);
-    const liveIds = new Set(live.map((w) => w.id));
-    const busy = new Map<string, number>();
-    for (const run of running.items) if (run.leaseOwner) busy.set(run.leaseOwner, (busy.get(run.leaseOwner) ?? 0) + 1);
-    return c.json({
-      items: all.map((w) => ({
-        id: w.id,
-        name: w.name,
-        labels: w.labels,
-        slots: w.slots,
-        slotsInUse: busy.get(w.id) ?? 0,
-        taskNames: w.taskNames.filter((t) => !t.startsWith('~')),
-        host: w.host,
-        pid: w.pid,
-        startedAt: new Date(w.startedAt).toISOString(),
-        heartbeatAt: new Date(w.heartbeatAt).toISOString(),
-        ...(w.stoppedAt === null ? {} : { stoppedAt: new Date(w.stoppedAt).toISOString() }),
-        live: liveIds.has(w.id),
-      })),
-    });
+    return c.json({ items: jsonView(await listWorkerSummaries(await api.runtime.store(), api.namespace)) });
   });
 
   app.get('/tasks', async (c) => {
