@@ -5,7 +5,7 @@
 //             blocking fetch). Reset = fresh database.
 // Both: Worker concurrency C, removeOnComplete/removeOnFail {count:0} on the worker (the
 // documented production recommendation), queue.addBulk() for bulk, queue.add() for single.
-import { createPostgresBackend, Queue, Worker } from 'bullmq';
+import { createPostgresBackend, FlowProducer, Queue, Worker } from 'bullmq';
 import IORedis from 'ioredis';
 import { dropDatabase, pgUrl, pkgVersion, REDIS_URL, resetDatabase } from '../src/util.js';
 
@@ -20,7 +20,8 @@ export default function create({ variant = 'redis', concurrency = 32 } = {}) {
     pgMode
       ? [{ connection: { connectionString: pgUrl(DB), max: poolMax, migrate } }, createPostgresBackend]
       : [{ connection: new IORedis(REDIS_URL, { maxRetriesPerRequest: null }) }];
-  return {
+  let flowDone = null;
+  const adapter = {
     name: pgMode ? 'bullmq:postgres' : 'bullmq',
     version: pkgVersion('bullmq'),
     settings: {
@@ -101,4 +102,34 @@ export default function create({ variant = 'redis', concurrency = 32 } = {}) {
       worker = null;
     },
   };
+  // Fan-out (Redis only): a BullMQ flow (FlowProducer.add), one parent job with N children on the
+  // same queue; BullMQ processes the parent once all children have completed.
+  if (!pgMode)
+    adapter.fanout = {
+      mode: 'FlowProducer: parent job with N children (parent runs after all complete)',
+      async startWorker(fn) {
+        await adapter.startWorker(async (p) => {
+          if (p.fanParent) flowDone?.();
+          else await fn(p);
+        });
+      },
+      async run(n) {
+        const flow = new FlowProducer({ connection: conn });
+        const done = new Promise((r) => {
+          flowDone = r;
+        });
+        await flow.add({
+          name: 'parent',
+          queueName: QUEUE,
+          data: { fanParent: true },
+          children: Array.from({ length: n }, (_, i) => ({ name: 'job', queueName: QUEUE, data: { c: i } })),
+        });
+        await done;
+        await flow.close();
+      },
+      async stopWorker() {
+        await adapter.stopWorker();
+      },
+    };
+  return adapter;
 }

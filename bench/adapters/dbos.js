@@ -6,7 +6,7 @@
 // The queue is registered in startWorker(), so jobs enqueued before it just wait (ENQUEUED).
 // Reset = DBOS.shutdown(), drop + re-create the system database, DBOS.launch() again.
 import { DBOS } from '@dbos-inc/dbos-sdk';
-import { dropDatabase, env, pgUrl, pkgVersion, resetDatabase } from '../src/util.js';
+import { dropDatabase, env, pgUrl, pkgVersion, pool, resetDatabase } from '../src/util.js';
 
 const DB = 'bench_dbos';
 const POLL_MS = env('DBOS_POLL_MS', 50);
@@ -28,6 +28,33 @@ const chainWf = DBOS.registerWorkflow(
     for (let s = 1; s <= 3; s++) await DBOS.runStep(() => stepFn(payload, s), { name: `step${s}` });
   },
   { name: 'benchChain' },
+);
+
+// Fan-out: a parent workflow (started directly) starts N child workflows on the queue and awaits
+// every handle's getResult() (DBOS child workflows). Durable sleep: a workflow in DBOS.sleep(1h).
+let childFn = async () => {};
+let sleepingCount = 0;
+const fanChildWf = DBOS.registerWorkflow(
+  async (payload) => {
+    await childFn(payload);
+  },
+  { name: 'benchFanChild' },
+);
+const fanParentWf = DBOS.registerWorkflow(
+  async (n) => {
+    const handles = [];
+    for (let i = 0; i < n; i++) handles.push(await DBOS.startWorkflow(fanChildWf, { queueName: current.queue })({ i }));
+    await Promise.all(handles.map((h) => h.getResult()));
+    return n;
+  },
+  { name: 'benchFanParent' },
+);
+const sleeperWf = DBOS.registerWorkflow(
+  async () => {
+    sleepingCount++;
+    await DBOS.sleep(3600000);
+  },
+  { name: 'benchSleeper' },
 );
 
 export default function create({ concurrency = 32 } = {}) {
@@ -76,6 +103,33 @@ export default function create({ concurrency = 32 } = {}) {
     },
     async stopWorker() {
       handler = async () => {};
+    },
+    fanout: {
+      mode: 'parent workflow starts N child workflows on the queue, awaits getResult()',
+      async startWorker(fn) {
+        childFn = fn;
+        await startQueue();
+      },
+      async run(n) {
+        const h = await DBOS.startWorkflow(fanParentWf)(n);
+        await h.getResult();
+      },
+      async stopWorker() {
+        childFn = async () => {};
+      },
+    },
+    durableSleep: {
+      async startWorker() {
+        sleepingCount = 0;
+      },
+      async enqueue(n) {
+        // started directly (not on the queue: a queued sleeper would hold one of its 32 slots)
+        await pool(n, concurrency, () => DBOS.startWorkflow(sleeperWf)());
+      },
+      async sleeping() {
+        return sleepingCount;
+      },
+      async stopWorker() {},
     },
     workflows: {
       async startWorker(fn) {

@@ -30,6 +30,28 @@ export function options() {
       m: env('BENCH_M', 2000),
       timeoutMs: env('BENCH_CHAIN_TIMEOUT_MS', 180000),
     },
+    chainDurable: {
+      m: env('BENCH_M', 2000),
+      timeoutMs: env('BENCH_CHAIN_TIMEOUT_MS', 180000),
+    },
+    chainDag: {
+      m: env('BENCH_M', 2000),
+      timeoutMs: env('BENCH_CHAIN_TIMEOUT_MS', 180000),
+    },
+    fanout: {
+      // one parent spawning N children and awaiting them all
+      n: env('BENCH_FANOUT_N', 1000),
+      timeoutMs: env('BENCH_FANOUT_TIMEOUT_MS', 180000),
+    },
+    fanoutJobs: {
+      n: env('BENCH_FANOUT_N', 1000),
+      timeoutMs: env('BENCH_FANOUT_TIMEOUT_MS', 180000),
+    },
+    sleepMemory: {
+      // worker RSS with N runs parked in a durable sleep
+      n: env('BENCH_SLEEP_N', 1000),
+      timeoutMs: env('BENCH_SLEEP_TIMEOUT_MS', 120000),
+    },
     scale: {
       // throughput with several worker processes
       n: env('BENCH_SCALE_N', 20000),

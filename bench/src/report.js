@@ -59,7 +59,12 @@ export function renderMarkdown(all) {
       }
     L.push('');
   }
-  const ch = all.peers.filter((p) => p.workloads.chain);
+  const CHAIN_ROWS = [
+    ['chain', ''],
+    ['chainDurable', ' (durable)'],
+    ['chainDag', ' (dag)'],
+  ];
+  const ch = all.peers.filter((p) => CHAIN_ROWS.some(([k]) => p.workloads[k]));
   if (ch.length) {
     L.push(
       '## chain (3 sequential steps per workflow)',
@@ -67,10 +72,52 @@ export function renderMarkdown(all) {
       '| peer | mode | workflows/s | steps/s | notes |',
       '|---|---|---|---|---|',
     );
-    for (const p of ch) {
-      const r = p.workloads.chain;
+    for (const p of ch)
+      for (const [k, suffix] of CHAIN_ROWS) {
+        const r = p.workloads[k];
+        if (!r || r.every((x) => x.unsupported)) continue;
+        L.push(
+          `| ${p.peer}${suffix} | ${r.find((x) => x.mode)?.mode ?? ''} | ${cell(pick(r, 'workflowsPerSec'))} | ${cell(pick(r, 'stepsPerSec'))} | ${[flags(r), p.processError].filter(Boolean).join('; ')} |`,
+        );
+      }
+    L.push('');
+  }
+  const FAN_ROWS = [
+    ['fanout', ''],
+    ['fanoutJobs', ' (jobs)'],
+  ];
+  const fo = all.peers.filter((p) => FAN_ROWS.some(([k]) => p.workloads[k]));
+  if (fo.length) {
+    L.push(
+      `## fan-out (one parent spawns ${o.fanout?.n ?? ''} children and awaits them; wall seconds, lower is better)`,
+      '',
+      '| peer | mode | seconds | children/s | notes |',
+      '|---|---|---|---|---|',
+    );
+    for (const p of fo)
+      for (const [k, suffix] of FAN_ROWS) {
+        const r = p.workloads[k];
+        if (!r) continue;
+        const rate = r.map((x) => (x.timeout || x.error ? NaN : x.n / x.seconds));
+        L.push(
+          `| ${p.peer}${suffix} | ${r.find((x) => x.mode)?.mode ?? ''} | ${cell(pick(r, 'seconds'), 2)} | ${cell(rate)} | ${[flags(r), p.processError].filter(Boolean).join('; ')} |`,
+        );
+      }
+    L.push('');
+  }
+  const sm = all.peers.filter((p) => p.workloads.sleepMemory);
+  if (sm.length) {
+    L.push(
+      `## memory with ${o.sleepMemory?.n ?? ''} durable sleeps (one worker, RSS after GC)`,
+      '',
+      '| peer | RSS idle worker MiB | RSS with N sleeping MiB | RSS delta MiB | JS heap delta MiB | seconds until all sleeping | notes |',
+      '|---|---|---|---|---|---|---|',
+    );
+    for (const p of sm) {
+      const r = p.workloads.sleepMemory;
+      const unsup = r.some((x) => x.unsupported) ? `n/a: ${r.find((x) => x.unsupported).error}` : '';
       L.push(
-        `| ${p.peer} | ${r.find((x) => x.mode)?.mode ?? ''} | ${cell(pick(r, 'workflowsPerSec'))} | ${cell(pick(r, 'stepsPerSec'))} | ${[flags(r), p.processError].filter(Boolean).join('; ')} |`,
+        `| ${p.peer} | ${cell(pick(r, 'rssIdleMiB'))} | ${cell(pick(r, 'rssSleepingMiB'))} | ${cell(pick(r, 'rssDeltaMiB'), 1)} | ${cell(pick(r, 'heapDeltaMiB'), 1)} | ${cell(pick(r, 'secondsToAllSleeping'), 2)} | ${[unsup || flags(r), p.processError].filter(Boolean).join('; ')} |`,
       );
     }
     L.push('');
@@ -144,8 +191,13 @@ const RATIO_METRICS = [
   { wl: 'latencyLow', key: 'p50', label: 'latency 50/s p50', better: 'lower' },
   { wl: 'latencyLow', key: 'p99', label: 'latency 50/s p99', better: 'lower' },
   { wl: 'chain', key: 'workflowsPerSec', label: 'chain workflows/s', better: 'higher' },
+  { wl: 'chainDurable', peerWl: 'chain', key: 'workflowsPerSec', label: 'chain workflows/s, Baton durable (3 x ctx.step)', better: 'higher' },
+  { wl: 'chainDag', peerWl: 'chain', key: 'workflowsPerSec', label: 'chain workflows/s, Baton DAG workflow', better: 'higher' },
+  { wl: 'fanout', key: 'seconds', label: 'fan-out seconds (each side native where it has it)', better: 'lower' },
+  { wl: 'fanoutJobs', key: 'seconds', label: 'fan-out seconds, jobs + counter (both sides)', better: 'lower' },
   { wl: 'scale', key: 'drainPerSec', label: 'scale drain jobs/s (4 procs)', better: 'higher' },
   { wl: 'memory', key: 'rssPeakMiB', label: 'memory worker peak RSS MiB', better: 'lower' },
+  { wl: 'sleepMemory', key: 'rssSleepingMiB', label: 'RSS MiB with 1,000 durable sleeps', better: 'lower' },
 ];
 
 export function ratioTable(all) {
@@ -158,13 +210,14 @@ export function ratioTable(all) {
       if (!Number.isFinite(bv)) continue;
       const row = { metric: m.label, better: m.better, baton: b.peer, batonValue: bv, ratios: {} };
       for (const p of peers) {
-        let pv = medianOf(p.workloads[m.wl], m.key);
+        const pw = m.peerWl ?? m.wl; // Baton's variant rows compare with the peer's own workload
+        let pv = medianOf(p.workloads[pw], m.key);
         let star = false;
         if (!Number.isFinite(pv) && m.alt) {
-          pv = medianOf(p.workloads[m.wl], m.alt);
+          pv = medianOf(p.workloads[pw], m.alt);
           star = Number.isFinite(pv);
         }
-        const native = m.wl === 'chain' && (p.workloads.chain || []).some((x) => x.mode === 'native workflow');
+        const native = pw === 'chain' && (p.workloads.chain || []).some((x) => x.mode === 'native workflow');
         row.ratios[p.peer] = Number.isFinite(pv) && pv > 0 ? { ratio: bv / pv, peerValue: pv, star, native } : null;
       }
       rows.push(row);
@@ -182,13 +235,13 @@ function renderRatios(all) {
   const L = [
     '## ratios: Baton ÷ peer (medians)',
     '',
-    'Throughput rows: > 1 = Baton faster. Latency and memory rows: < 1 = Baton better (lower). * = the peer has no bulk API (parallel singles). † = the peer runs chain as a native 3-step workflow (Baton: job chaining).',
+    'Throughput rows: > 1 = Baton faster. Latency, memory and fan-out seconds rows: < 1 = Baton better (lower). * = the peer has no bulk API (parallel singles). † = the peer runs chain as a native 3-step workflow (Baton plain chain row: job chaining; its durable and DAG rows are native too).',
     '',
     `| metric | better | Baton variant | Baton value | ${peers.join(' | ')} |`,
     `|---|---|---|---|${peers.map(() => '---').join('|')}|`,
   ];
   for (const r of rows) {
-    const d = r.better === 'lower' ? 1 : 0;
+    const d = /seconds/.test(r.metric) ? 2 : r.better === 'lower' ? 1 : 0;
     const cells = peers.map((p) => {
       const x = r.ratios[p];
       return x ? `${fmtRatio(x.ratio)}${x.star ? '*' : ''}${x.native ? '†' : ''}` : 'n/a';

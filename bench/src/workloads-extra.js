@@ -5,7 +5,7 @@
 //   memory: worker process RSS while it works through a backlog of BENCH_MEM_N (100,000) runs.
 import { fork } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
-import { log, now, pool, sleep, TimeoutError, waitFor } from './util.js';
+import { log, now, pool, sleep, TimeoutError, waitFor, withTimeout } from './util.js';
 
 const mib = (b) => b / 2 ** 20;
 
@@ -121,4 +121,125 @@ export async function scale(adapter, o) {
   return res;
 }
 
-export const EXTRA_WORKLOADS = { scale, memory };
+/**
+ * fanoutJobs: the generic fan-out every queue can do. One parent job; its handler enqueues N child
+ * jobs (adapter.enqueueMany in chunks when the peer has a bulk API, else `par` concurrent
+ * in-handler enqueues), then waits, holding its slot, until an in-process counter has seen all N
+ * children complete. Wall time = parent enqueue -> parent handler returns.
+ */
+export async function fanoutJobs(adapter, o) {
+  const N = o.n;
+  const res = { n: N, concurrency: o.concurrency, mode: 'parent job enqueues N + completion count' };
+  let children = 0,
+    parentDone = 0;
+  await adapter.startWorker(
+    async (p, api) => {
+      if (p.fan) {
+        if (adapter.enqueueMany) {
+          for (let s = 0; s < N; s += o.chunk) {
+            const b = [];
+            for (let i = s; i < Math.min(N, s + o.chunk); i++) b.push({ c: i });
+            await adapter.enqueueMany(b);
+          }
+        } else await pool(N, o.par, (i) => api.enqueue({ c: i }));
+        await waitFor(() => children >= N, o.timeoutMs, 'fan-out children', 2);
+        parentDone = now();
+      } else children++;
+    },
+    { concurrency: o.concurrency },
+  );
+  await sleep(500); // worker settled
+  const t0 = now();
+  await adapter.enqueue({ fan: N });
+  try {
+    await waitFor(() => parentDone > 0, o.timeoutMs, 'fan-out');
+  } catch (e) {
+    if (!(e instanceof TimeoutError)) throw e;
+    res.timeout = true;
+  }
+  res.children = children;
+  res.seconds = ((parentDone || now()) - t0) / 1000;
+  await adapter.stopWorker();
+  return res;
+}
+
+/**
+ * fanout: the contender's native way when it has one (adapter.fanout: Baton = a durable task with
+ * N x ctx.runChild()); otherwise the same as fanoutJobs.
+ */
+export async function fanout(adapter, o) {
+  const f = adapter.fanout;
+  if (!f) return fanoutJobs(adapter, o);
+  const N = o.n;
+  const res = { n: N, concurrency: o.concurrency, mode: f.mode };
+  let children = 0;
+  await f.startWorker(
+    async () => {
+      children++;
+    },
+    { concurrency: o.concurrency },
+  );
+  await sleep(500);
+  const t0 = now();
+  try {
+    await withTimeout(f.run(N), o.timeoutMs, 'fan-out');
+  } catch (e) {
+    if (!(e instanceof TimeoutError)) throw e;
+    res.timeout = true;
+  }
+  res.seconds = (now() - t0) / 1000;
+  res.children = children;
+  await f.stopWorker();
+  return res;
+}
+
+/**
+ * sleepMemory: start one worker (idle), GC, RSS; enqueue N runs that park in a durable sleep
+ * (adapter.durableSleep: Baton = durableTask with ctx.sleepFor('1h')); once all N are sleeping,
+ * GC, RSS again. Peers without durable sleep are reported as unsupported.
+ */
+export async function sleepMemory(adapter, o) {
+  const N = o.n;
+  const res = { n: N, concurrency: o.concurrency };
+  const d = adapter.durableSleep;
+  if (!d) return { ...res, unsupported: true, error: 'adapter has no durableSleep' };
+  await d.startWorker({ concurrency: o.concurrency });
+  await sleep(1000);
+  globalThis.gc?.();
+  await sleep(300);
+  globalThis.gc?.();
+  const idle = process.memoryUsage().rss;
+  const idleHeap = process.memoryUsage().heapUsed;
+  const t0 = now();
+  await d.enqueue(N);
+  let sleeping = 0;
+  const deadline = now() + o.timeoutMs;
+  for (;;) {
+    sleeping = await d.sleeping();
+    if (sleeping >= N) break;
+    if (now() > deadline) {
+      res.timeout = true;
+      break;
+    }
+    await sleep(100);
+  }
+  res.secondsToAllSleeping = (now() - t0) / 1000;
+  await sleep(500);
+  globalThis.gc?.();
+  await sleep(300);
+  globalThis.gc?.();
+  const after = process.memoryUsage().rss;
+  const afterHeap = process.memoryUsage().heapUsed;
+  Object.assign(res, {
+    sleeping,
+    rssIdleMiB: mib(idle),
+    rssSleepingMiB: mib(after),
+    rssDeltaMiB: mib(after - idle),
+    heapIdleMiB: mib(idleHeap),
+    heapDeltaMiB: mib(afterHeap - idleHeap), // JS heap after GC: less noisy than RSS
+  });
+  await d.stopWorker();
+  return res;
+}
+
+export const EXTRA_WORKLOADS = { scale, memory, fanout, fanoutJobs, sleepMemory };

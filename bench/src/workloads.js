@@ -124,15 +124,18 @@ export async function latency(adapter, o) {
  * (through the handler's `api.enqueue`, the peer's in-handler path). Timed from the first
  * enqueue to the last step-3 completion, worker already running.
  */
-export async function chain(adapter, o) {
+export async function chain(adapter, o, variant) {
   const M = o.m,
     STEPS = 3;
   const res = { m: M, steps: STEPS, concurrency: o.concurrency };
   let finished = 0,
     steps = 0;
-  const wf = adapter.workflows;
+  // variant: one of adapter.chainVariants (Baton: 'durable', 'dag'), same shape as adapter.workflows.
+  const wf = variant ? adapter.chainVariants?.[variant] : adapter.workflows;
+  if (variant && !wf) return { ...res, unsupported: true, error: `no chain variant ${variant}` };
+  if (variant) res.mode = variant;
   if (wf) {
-    res.mode = 'native workflow';
+    res.mode ??= 'native workflow';
     await wf.startWorker(
       async (_payload, step) => {
         steps++;
@@ -183,4 +186,9 @@ export async function chain(adapter, o) {
 /** latency at a lower, non-saturating rate (BENCH_LAT_LOW_RATE, default 50/s). */
 export const latencyLow = (adapter, o) => latency(adapter, o);
 
-export const WORKLOADS = { throughput, latency, latencyLow, chain };
+/** chain through adapter.chainVariants.durable (Baton: one durable task, 3 x ctx.step()). */
+export const chainDurable = (adapter, o) => chain(adapter, o, 'durable');
+/** chain through adapter.chainVariants.dag (Baton: a 3-task workflow, parents). */
+export const chainDag = (adapter, o) => chain(adapter, o, 'dag');
+
+export const WORKLOADS = { throughput, latency, latencyLow, chain, chainDurable, chainDag };
