@@ -6,13 +6,13 @@
  * limit holds across processes without over-throttling. Every wait is a poll
  * with a deadline.
  */
-import { type ChildProcess, fork } from 'node:child_process';
 import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import type { Baton } from 'baton';
 import { afterEach, beforeEach, expect, it } from 'vitest';
+import { killWorkerProcesses, startWorkerProcess } from '../support/processes.js';
 import { createFixture, describeEachStore, type StoreFixture } from '../support/stores.js';
 import { waitFor } from '../support/wait.js';
 
@@ -20,61 +20,6 @@ const WORKER_SCRIPT = fileURLToPath(new URL('../fixtures/flow-process.ts', impor
 const MAX_PER_GROUP = 2;
 const RATE_LIMIT = 3;
 const RATE_WINDOW_MS = 1_000;
-
-interface WorkerProcess {
-  name: string;
-  stop(): Promise<number | string | null>;
-}
-
-const started = new Set<ChildProcess>();
-
-/** Forks the flow fixture worker and resolves once it reports `ready`. */
-async function startWorkerProcess(env: Record<string, string>, timeoutMs = 30_000): Promise<WorkerProcess> {
-  const name = env.WORKER_NAME ?? 'worker';
-  const child = fork(WORKER_SCRIPT, [], {
-    execArgv: ['--import', 'tsx', '--conditions=baton-source'],
-    env: { ...process.env, ...env },
-    stdio: ['ignore', 'inherit', 'pipe', 'ipc'],
-  });
-  started.add(child);
-  let stderr = '';
-  child.stderr?.on('data', (chunk: Buffer) => {
-    stderr = (stderr + chunk.toString()).slice(-4_000);
-  });
-  const exited = new Promise<number | string | null>((resolve) => {
-    child.once('exit', (code, signal) => {
-      started.delete(child);
-      if (code !== 0 && code !== null) console.error(`worker ${name} exited with code ${code}:\n${stderr}`);
-      resolve(code ?? signal);
-    });
-  });
-  await new Promise<void>((resolve, reject) => {
-    const timer = setTimeout(
-      () => reject(new Error(`worker ${name} did not start within ${timeoutMs} ms\n${stderr}`)),
-      timeoutMs,
-    );
-    child.on('message', (message: { type?: string; message?: string }) => {
-      if (message.type === 'ready') {
-        clearTimeout(timer);
-        resolve();
-      } else if (message.type === 'error') {
-        clearTimeout(timer);
-        reject(new Error(`worker ${name} failed to start: ${message.message}\n${stderr}`));
-      }
-    });
-    void exited.then((code) => {
-      clearTimeout(timer);
-      reject(new Error(`worker ${name} exited (${code}) before it was ready\n${stderr}`));
-    });
-  });
-  return {
-    name,
-    stop: () => {
-      child.kill('SIGTERM');
-      return exited;
-    },
-  };
-}
 
 function readLines(file: string): string[][] {
   let text = '';
@@ -151,15 +96,7 @@ describeEachStore('flow control across worker processes', (backend) => {
   });
 
   afterEach(async () => {
-    await Promise.all(
-      [...started].map(
-        (child) =>
-          new Promise<void>((resolve) => {
-            child.once('exit', () => resolve());
-            child.kill('SIGKILL');
-          }),
-      ),
-    );
+    await killWorkerProcesses();
     await fixture.cleanup();
     rmSync(dir, { recursive: true, force: true });
   });
@@ -197,7 +134,7 @@ describeEachStore('flow control across worker processes', (backend) => {
     // 2 slots each: together the processes could run 6 at once, more than the 4 the keys allow, and no
     // one process can hold both groups' places (a worker that just finished a run claims again at once,
     // so with more slots one process tends to win every claim).
-    const workers = await Promise.all([1, 2, 3].map((i) => startWorkerProcess(workerEnv(`w${i}`, 2))));
+    const workers = await Promise.all([1, 2, 3].map((i) => startWorkerProcess(WORKER_SCRIPT, workerEnv(`w${i}`, 2))));
 
     const total = 40;
     const inputs = Array.from({ length: total }, (_, i) => ({ group: i % 2 === 0 ? 'a' : 'b', ms: 30 + ((i * 7) % 31) }));
@@ -274,7 +211,7 @@ describeEachStore('flow control across worker processes', (backend) => {
   it('a rate limit (3 per 1s) holds across 2 worker processes without over-throttling', async () => {
     const { rated } = defineTasks();
     await baton.store();
-    const workers = await Promise.all([1, 2].map((i) => startWorkerProcess(workerEnv(`r${i}`))));
+    const workers = await Promise.all([1, 2].map((i) => startWorkerProcess(WORKER_SCRIPT, workerEnv(`r${i}`))));
 
     const total = 12;
     const handles = await rated.enqueueMany(Array.from({ length: total }, (_, i) => ({ input: { n: i } })));

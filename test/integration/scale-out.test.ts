@@ -5,7 +5,6 @@
  * connections lose nothing, and concurrent migrations apply once. Every wait is
  * a poll with a deadline.
  */
-import { type ChildProcess, fork } from 'node:child_process';
 import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -15,75 +14,11 @@ import { afterEach, beforeEach, expect, it } from 'vitest';
 import { migrations as postgresMigrations } from '../../src/store/postgres/migrations.generated.js';
 import { migrations as sqliteMigrations } from '../../src/store/sqlite/migrations.generated.js';
 import type { AttemptRow, Store } from '../../src/store/types.js';
+import { killWorkerProcesses, startWorkerProcess } from '../support/processes.js';
 import { createFixture, describeEachStore, PG_URL, type StoreFixture } from '../support/stores.js';
 
 const WORKER_SCRIPT = fileURLToPath(new URL('../fixtures/worker-process.ts', import.meta.url));
 const NON_TERMINAL: StateName[] = ['Scheduled', 'Pending', 'AwaitingRetry', 'Running', 'Retrying', 'Waiting', 'Cancelling'];
-
-interface WorkerProcess {
-  child: ChildProcess;
-  name: string;
-  /** Resolves with the exit code (or the signal name) once the process ended. */
-  exited: Promise<number | string | null>;
-  stop(): Promise<number | string | null>;
-  kill(): Promise<number | string | null>;
-}
-
-const started = new Set<ChildProcess>();
-
-/** Forks the fixture worker and resolves once it reports `ready` (or `migrated`). */
-async function startWorkerProcess(env: Record<string, string>, timeoutMs = 30_000): Promise<WorkerProcess> {
-  const child = fork(WORKER_SCRIPT, [], {
-    execArgv: ['--import', 'tsx', '--conditions=baton-source'],
-    env: { ...process.env, ...(process.env.DEBUG_SCALE ? { BATON_LOG_LEVEL: 'warn' } : {}), ...env },
-    stdio: ['ignore', 'inherit', process.env.DEBUG_SCALE ? 'inherit' : 'pipe', 'ipc'],
-  });
-  started.add(child);
-  let stderr = '';
-  child.stderr?.on('data', (chunk: Buffer) => {
-    stderr = (stderr + chunk.toString()).slice(-4_000);
-  });
-  const exited = new Promise<number | string | null>((resolve) => {
-    child.once('exit', (code, signal) => {
-      started.delete(child);
-      if (code !== 0 && code !== null) console.error(`worker ${env.WORKER_NAME} exited with code ${code}:\n${stderr}`);
-      resolve(code ?? signal);
-    });
-  });
-  const name = env.WORKER_NAME ?? 'worker';
-  await new Promise<void>((resolve, reject) => {
-    const timer = setTimeout(
-      () => reject(new Error(`worker ${name} did not start within ${timeoutMs} ms\n${stderr}`)),
-      timeoutMs,
-    );
-    child.on('message', (message: { type?: string; message?: string }) => {
-      if (message.type === 'ready' || message.type === 'migrated') {
-        clearTimeout(timer);
-        resolve();
-      } else if (message.type === 'error') {
-        clearTimeout(timer);
-        reject(new Error(`worker ${name} failed to start: ${message.message}\n${stderr}`));
-      }
-    });
-    void exited.then((code) => {
-      clearTimeout(timer);
-      reject(new Error(`worker ${name} exited (${code}) before it was ready\n${stderr}`));
-    });
-  });
-  return {
-    child,
-    name,
-    exited,
-    stop: () => {
-      child.kill('SIGTERM');
-      return exited;
-    },
-    kill: () => {
-      child.kill('SIGKILL');
-      return exited;
-    },
-  };
-}
 
 /** Polls `check` until it returns a value other than undefined/false, or fails after `timeoutMs`. */
 async function waitFor<T>(
@@ -167,15 +102,7 @@ describeEachStore('scale-out across worker processes', (backend) => {
   });
 
   afterEach(async () => {
-    await Promise.all(
-      [...started].map(
-        (child) =>
-          new Promise<void>((resolve) => {
-            child.once('exit', () => resolve());
-            child.kill('SIGKILL');
-          }),
-      ),
-    );
+    await killWorkerProcesses();
     await fixture.cleanup();
     rmSync(dir, { recursive: true, force: true });
   });
@@ -197,7 +124,9 @@ describeEachStore('scale-out across worker processes', (backend) => {
     const total = isPg ? 20_000 : 4_000;
     const task = baton.task({ name: 'record', retries: 0 }, async () => null) as Task<unknown, unknown>;
     store = await baton.store();
-    const workers = await Promise.all(Array.from({ length: processes }, (_, i) => startWorkerProcess(workerEnv(`w${i + 1}`))));
+    const workers = await Promise.all(
+      Array.from({ length: processes }, (_, i) => startWorkerProcess(WORKER_SCRIPT, workerEnv(`w${i + 1}`))),
+    );
     const begin = performance.now();
     const ids = await enqueueInBatches(task, total, 1_000);
     await waitFor('every run to finish', async () => (await countRuns(store, 'default', NON_TERMINAL, 1)) === 0, 60_000, 100);
@@ -228,7 +157,7 @@ describeEachStore('scale-out across worker processes', (backend) => {
   it('a SIGKILLed worker holding 50 runs: all 50 re-run on another worker after the lease and complete', async () => {
     const task = baton.task({ name: 'sleepy', retries: 0 }, async () => null) as Task<unknown, unknown>;
     store = await baton.store();
-    const victim = await startWorkerProcess(workerEnv('victim', { FIXTURE_HOLD: '1', WORKER_LEASE: '1s' }));
+    const victim = await startWorkerProcess(WORKER_SCRIPT, workerEnv('victim', { FIXTURE_HOLD: '1', WORKER_LEASE: '1s' }));
     const handles = await task.enqueueMany(Array.from({ length: 50 }, () => ({ input: { ms: 20 } })));
     const ids = handles.map((h) => h.id);
     await waitFor('the victim to hold all 50 runs', async () => (await countRuns(store, 'default', ['Running'])) === 50, 20_000);
@@ -236,7 +165,7 @@ describeEachStore('scale-out across worker processes', (backend) => {
     await waitFor('the victim to start all 50', async () => executions(join(dir, 'executions.log')).size === 50, 20_000);
 
     expect(await victim.kill()).toBe('SIGKILL');
-    const rescuer = await startWorkerProcess(workerEnv('rescuer', { WORKER_LEASE: '1s' }));
+    const rescuer = await startWorkerProcess(WORKER_SCRIPT, workerEnv('rescuer', { WORKER_LEASE: '1s' }));
     await waitFor('all 50 runs to complete', async () => (await countRuns(store, 'default', ['Completed'])) === 50, 30_000, 100);
 
     expect(await countRuns(store, 'default', NON_TERMINAL)).toBe(0);
@@ -262,7 +191,7 @@ describeEachStore('scale-out across worker processes', (backend) => {
       const task = baton.task({ name: 'record', retries: 0 }, async () => null) as Task<unknown, unknown>;
       store = await baton.store();
       const workers = await Promise.all(
-        [1, 2, 3].map((i) => startWorkerProcess(workerEnv(`w${i}`, { PGAPPNAME: appName, WORKER_LEASE: '3s' }))),
+        [1, 2, 3].map((i) => startWorkerProcess(WORKER_SCRIPT, workerEnv(`w${i}`, { PGAPPNAME: appName, WORKER_LEASE: '3s' }))),
       );
       const admin = new pg.Client({ connectionString: PG_URL });
       await admin.connect();
@@ -313,7 +242,7 @@ describeEachStore('scale-out across worker processes', (backend) => {
     async () => {
       const task = baton.task({ name: 'noop', retries: 0 }, async () => null) as Task<unknown, unknown>;
       store = await baton.store();
-      const worker = await startWorkerProcess(workerEnv('idle', { WORKER_POLL: '60s' }));
+      const worker = await startWorkerProcess(WORKER_SCRIPT, workerEnv('idle', { WORKER_POLL: '60s' }));
       // Let the worker finish its first (empty) claim and go idle on its 60 s poll.
       await waitFor(
         'the worker to register',
@@ -333,7 +262,9 @@ describeEachStore('scale-out across worker processes', (backend) => {
 
   it('three processes migrating a fresh database at once apply each migration exactly once', async () => {
     const env = { ...fixture.env, FIXTURE_MIGRATE_ONLY: '1' };
-    const processes = await Promise.all([1, 2, 3].map((i) => startWorkerProcess({ ...env, WORKER_NAME: `m${i}` })));
+    const processes = await Promise.all(
+      [1, 2, 3].map((i) => startWorkerProcess(WORKER_SCRIPT, { ...env, WORKER_NAME: `m${i}` })),
+    );
     expect(await Promise.all(processes.map((p) => p.exited))).toEqual([0, 0, 0]);
     let rows: { id: number; name: string }[];
     if (isPg) {

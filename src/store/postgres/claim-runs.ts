@@ -34,6 +34,24 @@ function claimedSet(now: string, worker: string, lease: string): string {
          updated_at = ${now}`;
 }
 
+/**
+ * The CTEs that follow a `picked` CTE of run ids: claim them (new lease epoch, Running or
+ * Retrying) and write their attempt and state rows (states in `order`). Placeholders are SQL text.
+ */
+function claimAndRecord(t: Tx['t'], p: { now: string; worker: string; lease: string; order: string }): string {
+  return `claimed AS (
+       UPDATE ${t.runs} r SET ${claimedSet(p.now, p.worker, p.lease)}
+       FROM picked WHERE r.id = picked.id
+       RETURNING ${runColumns('r')}
+     ), attempts AS (
+       INSERT INTO ${t.attempts} (run_id, epoch, attempt, worker_id, started_at)
+       SELECT id, lease_epoch, attempt, ${p.worker}, ${p.now} FROM claimed
+     ), states AS (
+       INSERT INTO ${t.states} (run_id, attempt, type, name, at)
+       SELECT id, attempt, 'RUNNING', status, ${p.now} FROM claimed ORDER BY ${p.order}
+     )`;
+}
+
 export async function claimRuns(c: PgConnection, request: ClaimRequest): Promise<RunRow[]> {
   if (request.limit <= 0 || request.taskNames.length === 0) return [];
   const first = await c.tx(async (tx) => {
@@ -93,17 +111,7 @@ async function claimPlain(tx: Tx, request: ClaimRequest, limit: number): Promise
        ORDER BY priority DESC, available_at, id
        LIMIT $4
        FOR UPDATE SKIP LOCKED
-     ), claimed AS (
-       UPDATE ${t.runs} r SET ${claimedSet('$2', '$5', '$6')}
-       FROM picked WHERE r.id = picked.id
-       RETURNING ${runColumns('r')}
-     ), attempts AS (
-       INSERT INTO ${t.attempts} (run_id, epoch, attempt, worker_id, started_at)
-       SELECT id, lease_epoch, attempt, $5, $2 FROM claimed
-     ), states AS (
-       INSERT INTO ${t.states} (run_id, attempt, type, name, at)
-       SELECT id, attempt, 'RUNNING', status, $2 FROM claimed ORDER BY priority DESC, available_at, id
-     )
+     ), ${claimAndRecord(t, { now: '$2', worker: '$5', lease: '$6', order: 'priority DESC, available_at, id' })}
      SELECT ${RUN_COLUMNS} FROM claimed ORDER BY priority DESC, available_at, id`,
     [request.namespace, now, request.taskNames, limit, request.workerId, request.leaseMs],
   );
@@ -133,17 +141,7 @@ async function claimGated(tx: Tx, request: ClaimRequest): Promise<RunRow[]> {
        WHERE id = ANY($3::text[]) AND namespace = $1 AND status IN ('Scheduled', 'Pending', 'AwaitingRetry')
          AND available_at <= $2 AND (schedule_deadline_at IS NULL OR schedule_deadline_at > $2)
        FOR UPDATE SKIP LOCKED
-     ), claimed AS (
-       UPDATE ${t.runs} r SET ${claimedSet('$2', '$4', '$5')}
-       FROM picked WHERE r.id = picked.id
-       RETURNING ${runColumns('r')}
-     ), attempts AS (
-       INSERT INTO ${t.attempts} (run_id, epoch, attempt, worker_id, started_at)
-       SELECT id, lease_epoch, attempt, $4, $2 FROM claimed
-     ), states AS (
-       INSERT INTO ${t.states} (run_id, attempt, type, name, at)
-       SELECT id, attempt, 'RUNNING', status, $2 FROM claimed ORDER BY array_position($3::text[], id::text)
-     )
+     ), ${claimAndRecord(t, { now: '$2', worker: '$4', lease: '$5', order: 'array_position($3::text[], id::text)' })}
      SELECT ${RUN_COLUMNS} FROM claimed`,
     [request.namespace, now, ids, request.workerId, request.leaseMs],
   );
