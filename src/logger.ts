@@ -29,6 +29,36 @@ export function bindLogger(logger: Logger, bindings: Record<string, unknown>): L
   return { debug: bound('debug'), info: bound('info'), warn: bound('warn'), error: bound('error') };
 }
 
+/**
+ * A background loop's warning that repeats while something stays broken (a read-only or
+ * unreachable database): the first failure is logged at once, later ones at most once per
+ * `everyMs` (with how many were left out), so an outage does not flood the log.
+ */
+export class RepeatedWarning {
+  #lastAt = Number.NEGATIVE_INFINITY;
+  #skipped = 0;
+
+  constructor(private readonly everyMs = 10_000) {}
+
+  /** Logs `msg` unless this warning was logged less than `everyMs` ago (monotonic time). */
+  warn(logger: Logger, fields: object, msg: string): void {
+    const now = performance.now();
+    if (now - this.#lastAt < this.everyMs) {
+      this.#skipped++;
+      return;
+    }
+    logger.warn(this.#skipped > 0 ? { ...fields, repeatsNotLogged: this.#skipped } : fields, msg);
+    this.#lastAt = now;
+    this.#skipped = 0;
+  }
+
+  /** The loop works again: its next failure is logged at once. */
+  reset(): void {
+    this.#lastAt = Number.NEGATIVE_INFINITY;
+    this.#skipped = 0;
+  }
+}
+
 let processLogger: Logger | undefined;
 
 /** The logger of the most recently created Baton instance, or a default one. */

@@ -3,7 +3,7 @@
  * option wins; otherwise the value comes from the settings layer (`BATON_*` variables,
  * the active profile, then the built-in defaults; see settings/load-settings.ts).
  */
-import { type Clock, systemClock } from '../clock/clock.js';
+import { type Clock, shiftedClock, systemClock } from '../clock/clock.js';
 import { type Duration, parseDuration } from '../engine/duration.js';
 import { DEFAULT_LIMITS, type PayloadLimits } from '../engine/limits.js';
 import { checkOptions, is } from '../engine/options.js';
@@ -23,7 +23,12 @@ export interface BatonOptions {
   poolSize?: number;
   /** Runs, names and keys are separate per namespace. Default `BATON_NAMESPACE`, the profile's, or `default`. */
   namespace?: string;
-  /** Time source for every due-time. Default: the system clock. */
+  /**
+   * Time source for every due-time. Default: the system clock. Test-only: without this option,
+   * `BATON_TEST_CLOCK_OFFSET_MS` shifts the system clock by that many ms, to act as a machine
+   * whose clock is off (RELIABILITY.md #27). That is not an injected clock: on PostgreSQL the
+   * database's now() still decides leases and due-times.
+   */
   clock?: Clock;
   logger?: Logger;
   /** Level of the process logger when `logger` is not given. Default `BATON_LOG_LEVEL`, the profile's, or `info`. */
@@ -66,6 +71,16 @@ const limitCheck = (value: unknown, key: string) => {
   return undefined;
 };
 
+/** The test-only skewed system clock of `BATON_TEST_CLOCK_OFFSET_MS` (see `BatonOptions.clock`). */
+function skewedSystemClock(): Clock | undefined {
+  const text = process.env.BATON_TEST_CLOCK_OFFSET_MS?.trim();
+  if (!text) return undefined;
+  const offsetMs = Number(text);
+  if (!Number.isFinite(offsetMs))
+    throw new TypeError(`BATON_TEST_CLOCK_OFFSET_MS must be a number of milliseconds, got ${JSON.stringify(text)}`);
+  return offsetMs === 0 ? undefined : shiftedClock(systemClock, offsetMs);
+}
+
 export function resolveBatonOptions(options: BatonOptions = {}): ResolvedBatonOptions {
   checkOptions('Baton options', options, {
     database: is.string,
@@ -95,7 +110,7 @@ export function resolveBatonOptions(options: BatonOptions = {}): ResolvedBatonOp
     schema: options.schema ?? settings.schema,
     poolSize: options.poolSize,
     namespace: options.namespace ?? settings.namespace,
-    clock: options.clock ?? systemClock,
+    clock: options.clock ?? skewedSystemClock() ?? systemClock,
     isClockInjected: options.clock !== undefined,
     logger: options.logger,
     logLevel: options.logLevel ?? settings.logLevel,

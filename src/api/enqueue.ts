@@ -43,6 +43,9 @@ export interface EnqueueExtras {
   trigger?: TriggerOrigin;
 }
 
+/** The largest epoch milliseconds a Date can hold. */
+const MAX_EPOCH_MS = 8.64e15;
+
 export function checkEnqueueOptions(options: unknown): void {
   checkOptions('enqueue options', options, {
     tags: is.stringRecord,
@@ -52,7 +55,7 @@ export function checkEnqueueOptions(options: unknown): void {
       typeof v === 'string' && v.length > 0 && v.length <= 512 ? undefined : `${k} must be a string of 1-512 characters`,
     delay: is.duration,
     runAt: (v, k) =>
-      (v instanceof Date && !Number.isNaN(v.getTime())) || (typeof v === 'number' && Number.isFinite(v))
+      (v instanceof Date && !Number.isNaN(v.getTime())) || (typeof v === 'number' && Math.abs(v) <= MAX_EPOCH_MS)
         ? undefined
         : `${k} must be a Date or epoch milliseconds`,
     detached: is.boolean,

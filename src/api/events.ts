@@ -17,6 +17,17 @@ import { rowsFromTemplate } from './templates.js';
 export interface PushEventOptions {
   /** JSON metadata: stored with the event and given to triggered runs as `ctx.additionalMetadata`. */
   metadata?: Record<string, JsonValue>;
+  /**
+   * Deduplicates deliveries: a second push with this key (per namespace), within the
+   * idempotency window, stores nothing, starts and wakes nothing, and resolves to the first event.
+   */
+  idempotencyKey?: string;
+}
+
+/** What a push did: `deduplicated` when its idempotency key matched an earlier event (returned). */
+export interface PushedEventResult {
+  event: EventRecord;
+  outcome: 'created' | 'deduplicated';
 }
 
 export interface EventListFilter {
@@ -44,11 +55,24 @@ export class Events {
 
   /** Stores the event and starts every workflow whose `on.events` lists `key`; resolves to the stored record. */
   async push(key: string, payload?: unknown, options: PushEventOptions = {}): Promise<EventRecord> {
+    return (await this.pushWithOutcome(key, payload, options)).event;
+  }
+
+  /** @internal `push`, saying whether the idempotency key matched an earlier event (HTTP answers 200 then). */
+  async pushWithOutcome(key: string, payload?: unknown, options: PushEventOptions = {}): Promise<PushedEventResult> {
     checkOptions('event', { key }, { key: is.name });
-    checkOptions('event options', options, { metadata: is.jsonRecord });
+    checkOptions('event options', options, {
+      metadata: is.jsonRecord,
+      idempotencyKey: (v, k) =>
+        typeof v === 'string' && v.length > 0 && v.length <= 512 ? undefined : `${k} must be a string of 1-512 characters`,
+    });
     const encoded = serializeWithLimit(payload, `payload of event "${key}"`, this.#runtime.limits.event) ?? null;
     const runtime = this.#runtime;
-    const time = runtime.clock.now();
+    const store = await runtime.store();
+    // The store's time (PostgreSQL's now() unless a clock is injected), not this process's:
+    // waiters compare it with their start and wake at it, so a pusher with a skewed clock must
+    // not wake them early or late.
+    const time = await store.now();
     const row: EventRow = {
       id: newId(time),
       namespace: runtime.namespace,
@@ -58,21 +82,22 @@ export class Events {
       time,
     };
     const event = toRecord(row);
-    const store = await runtime.store();
     const runs = (await store.listTasks(runtime.namespace)).flatMap((entry) =>
       entry.template && entry.triggers?.events.includes(key)
         ? rowsFromTemplate(runtime, entry.template, encoded, { ...row.metadata }, { kind: 'event', event })
         : [],
     );
+    const idempotency =
+      options.idempotencyKey === undefined ? undefined : { key: options.idempotencyKey, windowMs: runtime.idempotencyWindowMs };
     // The push span's context is stored with the runs it starts: the parent of their attempts' spans.
-    const created = await traceEnqueue(
+    const pushed = await traceEnqueue(
       `baton.event ${key}`,
       { [SPAN_ATTRIBUTES.event]: key, [SPAN_ATTRIBUTES.runCount]: runs.length },
       runs,
-      () => store.pushEvent(row, runs),
+      () => store.pushEvent(row, runs, idempotency),
     );
-    if (created.length > 0) (await runtime.notifier()).runsAvailable(runtime.namespace);
-    return event;
+    if (pushed.runs.length > 0) (await runtime.notifier()).runsAvailable(runtime.namespace);
+    return { event: pushed.outcome === 'created' ? event : toRecord(pushed.event), outcome: pushed.outcome };
   }
 
   async get(id: string): Promise<EventRecord | undefined> {

@@ -29,6 +29,20 @@ export const systemClock: Clock = {
   },
 };
 
+/**
+ * `base` shifted by `offsetMs` (a machine whose clock is off): now() moves, relative timers do not.
+ * Listeners of a virtual base clock see the shifted time.
+ */
+export function shiftedClock(base: Clock, offsetMs: number): Clock {
+  const shifted: Clock = {
+    now: () => base.now() + offsetMs,
+    setTimeout: (callback, ms) => base.setTimeout(callback, ms),
+  };
+  const onAdvance = base.onAdvance?.bind(base);
+  if (onAdvance) shifted.onAdvance = (listener) => onAdvance((now) => listener(now + offsetMs));
+  return shifted;
+}
+
 /** Resolves after `ms` on `clock`, or rejects with the signal's reason when it aborts. */
 export function sleepOn(clock: Clock, ms: number, signal?: AbortSignal): Promise<void> {
   return new Promise<void>((resolve, reject) => {

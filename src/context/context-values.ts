@@ -9,6 +9,7 @@
  */
 import { createCipheriv, createDecipheriv, createHmac, randomBytes } from 'node:crypto';
 import { deserialize, serializeWithLimit } from '../engine/serializer.js';
+import type { SerializedError } from '../errors.js';
 import { type AmbientScope, type ContextValueEntry, currentScope } from './ambient-store.js';
 
 /** What readers see instead of a redacted value. */
@@ -146,6 +147,27 @@ export function redactLogLine(
   if (secrets.length === 0) return { message, fields };
   const scrubbed = fields === null ? null : (scrub(fields, secrets, 0) as Record<string, unknown>);
   return { message: scrubText(message, secrets), fields: scrubbed };
+}
+
+/**
+ * A failure about to be stored (and shown by the API and dashboard) with the redacted
+ * values of `values` replaced by "[redacted]": in its message, stack, data and causes.
+ * A handler that puts a secret in an error message must not publish it that way.
+ */
+export function redactError(error: SerializedError, values: ContextValues | undefined): SerializedError {
+  const secrets: unknown[] = [];
+  if (values)
+    for (const entry of values.values())
+      if (entry.redact && typeof entry.value === 'string' && entry.value !== '') secrets.push(entry.value);
+  return secrets.length === 0 ? error : scrubError(error, secrets);
+}
+
+function scrubError(error: SerializedError, secrets: readonly unknown[]): SerializedError {
+  const out: SerializedError = { ...error, message: scrubText(error.message, secrets) };
+  if (error.stack !== undefined) out.stack = scrubText(error.stack, secrets);
+  if (error.data !== undefined) out.data = scrub(error.data, secrets, 0);
+  if (error.cause !== undefined) out.cause = scrubError(error.cause, secrets);
+  return out;
 }
 
 function scrubText(text: string, secrets: readonly unknown[]): string {

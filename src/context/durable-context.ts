@@ -9,6 +9,7 @@
 import { AsyncLocalStorage } from 'node:async_hooks';
 import { randomUUID } from 'node:crypto';
 import { type Duration, parseDuration } from '../engine/duration.js';
+import { is } from '../engine/options.js';
 import { deserialize, serializeWithLimit } from '../engine/serializer.js';
 import type { EventRecord } from '../engine/types.js';
 import { chooseWinner, nextSleepDeadline, type WaitGroup } from '../engine/wait-conditions.js';
@@ -20,6 +21,8 @@ import {
   serializeError,
   toError,
 } from '../errors.js';
+import { currentScope } from './ambient-store.js';
+import { redactError } from './context-values.js';
 import type { AttemptControl, TaskContextData } from './task-context.js';
 import { TaskContext } from './task-context.js';
 import { inSpan, SPAN_ATTRIBUTES, SpanKind } from './tracing.js';
@@ -106,6 +109,9 @@ function normalizeCondition(condition: WaitCondition, index: number): WaitGroup 
     }
     if (atom && typeof atom === 'object' && 'event' in atom && typeof (atom as { event: unknown }).event === 'string') {
       const { event, filter } = atom as { event: string; filter?: Record<string, unknown> };
+      // An event key outside the name rules could never be pushed: the run would wait forever.
+      const problem = is.name(event, `waitFor condition ${index} event`);
+      if (problem) throw new TypeError(problem);
       return filter === undefined ? { event } : { event, filter };
     }
     throw new TypeError(`waitFor condition ${index} must be { sleep }, { event, filter? } or an array of them`);
@@ -198,7 +204,13 @@ export class DurableContext<Input = unknown, Lifespan = unknown> extends TaskCon
               continue;
             }
             // Only a step's final error is recorded; retryable failures are not memoised.
-            await this.#durable.record({ key, seq, kind: 'step', output: null, error: serializeError(error) });
+            await this.#durable.record({
+              key,
+              seq,
+              kind: 'step',
+              output: null,
+              error: redactError(serializeError(error), currentScope().values),
+            });
             throw error;
           }
           await this.#durable.record({ key, seq, kind: 'step', output, error: null });
@@ -244,7 +256,13 @@ export class DurableContext<Input = unknown, Lifespan = unknown> extends TaskCon
     } catch (thrown) {
       const error = toError(thrown);
       if (!this.signal.aborted) {
-        await this.#durable.record({ key, seq, kind: 'step', output: null, error: serializeError(error) });
+        await this.#durable.record({
+          key,
+          seq,
+          kind: 'step',
+          output: null,
+          error: redactError(serializeError(error), currentScope().values),
+        });
       }
       throw error;
     }

@@ -3,12 +3,15 @@
  * JSON text, with tagged objects for what JSON cannot carry: Date, BigInt, Map,
  * Set, Uint8Array, undefined (inside objects and arrays), NaN, ±Infinity and -0.
  * A user object that itself has a `$baton` key is escaped, so decoding is exact.
- * Functions, symbols, cycles and strings with lone surrogates are refused with a
- * SerializationError that gives the path of the bad value.
+ * Functions, symbols, cycles, strings with lone surrogates and values nested deeper
+ * than MAX_DEPTH are refused with a SerializationError that gives the path of the bad value.
  */
 import { PayloadTooLargeError, SerializationError } from '../errors.js';
 
 const TAG = '$baton';
+
+/** How deep objects and arrays may nest: deeper values are refused instead of overflowing the stack. */
+export const MAX_DEPTH = 512;
 
 type Json = null | boolean | number | string | Json[] | { [key: string]: Json };
 
@@ -22,7 +25,7 @@ export function serialize(value: unknown, what = 'value'): Encoded {
     return JSON.stringify(value);
   }
   if (typeof value === 'boolean' || value === null) return JSON.stringify(value);
-  return JSON.stringify(toJson(value, what, new Set()));
+  return JSON.stringify(toJson(value, what, new Set(), 0));
 }
 
 /** Serializes and enforces a byte limit (`limit` ≤ 0 disables it). */
@@ -54,7 +57,7 @@ function checkString(value: string, path: string): void {
   }
 }
 
-function toJson(value: unknown, path: string, seen: Set<object>): Json {
+function toJson(value: unknown, path: string, seen: Set<object>, depth: number): Json {
   switch (typeof value) {
     case 'string':
       checkString(value, path);
@@ -81,18 +84,22 @@ function toJson(value: unknown, path: string, seen: Set<object>): Json {
   if (value === null) return null;
   const object = value as object;
   if (seen.has(object)) throw new SerializationError(`${path} refers back to itself (a cycle), which cannot be stored`);
+  if (depth >= MAX_DEPTH) {
+    const where = path.length > 200 ? `${path.slice(0, 200)}…` : path;
+    throw new SerializationError(`${where} is nested deeper than ${MAX_DEPTH} levels, which cannot be stored`);
+  }
   seen.add(object);
   try {
-    return objectToJson(object, path, seen);
+    return objectToJson(object, path, seen, depth + 1);
   } finally {
     seen.delete(object);
   }
 }
 
-function objectToJson(object: object, path: string, seen: Set<object>): Json {
+function objectToJson(object: object, path: string, seen: Set<object>, depth: number): Json {
   if (Array.isArray(object)) {
     const out: Json[] = new Array(object.length);
-    for (let i = 0; i < object.length; i++) out[i] = toJson(object[i], `${path}[${i}]`, seen);
+    for (let i = 0; i < object.length; i++) out[i] = toJson(object[i], `${path}[${i}]`, seen, depth);
     return out;
   }
   if (object instanceof Date) {
@@ -104,7 +111,7 @@ function objectToJson(object: object, path: string, seen: Set<object>): Json {
     const entries: Json[] = [];
     let i = 0;
     for (const [k, v] of object) {
-      entries.push([toJson(k, `${path}<key ${i}>`, seen), toJson(v, `${path}<value ${i}>`, seen)]);
+      entries.push([toJson(k, `${path}<key ${i}>`, seen, depth), toJson(v, `${path}<value ${i}>`, seen, depth)]);
       i++;
     }
     return { [TAG]: 'Map', v: entries };
@@ -112,18 +119,18 @@ function objectToJson(object: object, path: string, seen: Set<object>): Json {
   if (object instanceof Set) {
     const items: Json[] = [];
     let i = 0;
-    for (const v of object) items.push(toJson(v, `${path}<item ${i++}>`, seen));
+    for (const v of object) items.push(toJson(v, `${path}<item ${i++}>`, seen, depth));
     return { [TAG]: 'Set', v: items };
   }
   const toJSON = (object as { toJSON?: unknown }).toJSON;
-  if (typeof toJSON === 'function') return toJson(toJSON.call(object), path, seen);
+  if (typeof toJSON === 'function') return toJson(toJSON.call(object), path, seen, depth);
   if (ArrayBuffer.isView(object) || object instanceof ArrayBuffer || object instanceof Promise || object instanceof WeakMap) {
     throw new SerializationError(`${path} is a ${object.constructor.name}, which cannot be stored`);
   }
   const out: { [key: string]: Json } = {};
   for (const key of Object.keys(object)) {
     checkString(key, `${path} key`);
-    setOwn(out, key, toJson((object as Record<string, unknown>)[key], `${path}.${key}`, seen));
+    setOwn(out, key, toJson((object as Record<string, unknown>)[key], `${path}.${key}`, seen, depth));
   }
   // A user object that has our tag key is wrapped so decoding cannot mistake it for ours.
   return TAG in out ? { [TAG]: 'escaped', v: out } : out;

@@ -3,8 +3,7 @@
  * /metrics and the dashboard, with security headers on every answer. Served by
  * `baton.serve()`, or mounted in any framework through `baton.http().fetch`.
  */
-import { Hono } from 'hono';
-import { bodyLimit } from 'hono/body-limit';
+import { type Context, Hono, type MiddlewareHandler } from 'hono';
 import { authenticate, requestedNamespace } from './auth.js';
 import { dashboardResponse } from './dashboard.js';
 import { errorBody, toErrorResponse } from './errors.js';
@@ -36,6 +35,36 @@ const SECURITY_HEADERS: Record<string, string> = {
   'x-frame-options': 'DENY',
 };
 
+/**
+ * Refuses a body over `maxSize` bytes: at once when its Content-Length says so, else as
+ * soon as the bytes read pass the limit (a Content-Length is not trusted to be true when
+ * the app is called in process). Chunks are kept as they come and joined once (not copied
+ * into ever-doubling buffers), so a refused body costs at most the limit.
+ */
+function limitBody(maxSize: number, onError: (c: Context) => Response): MiddlewareHandler {
+  return async (c, next) => {
+    const raw = c.req.raw;
+    if (!raw.body) return next();
+    if (Number(raw.headers.get('content-length') ?? 0) > maxSize) return onError(c);
+    const chunks: Uint8Array[] = [];
+    let size = 0;
+    const reader = raw.body.getReader();
+    for (;;) {
+      const { done, value } = await reader.read();
+      if (done) break;
+      size += value.byteLength;
+      if (size > maxSize) {
+        chunks.length = 0;
+        void reader.cancel().catch(() => undefined);
+        return onError(c);
+      }
+      chunks.push(value);
+    }
+    c.req.raw = new Request(raw, { body: Buffer.concat(chunks, size) });
+    return next();
+  };
+}
+
 export function createHttpApp(host: HttpHost, options: HttpOptions = {}): Hono {
   const isAuthRequired = options.auth !== 'none';
   const maxBody = options.maxBodyBytes ?? 5 * 1024 * 1024;
@@ -49,10 +78,9 @@ export function createHttpApp(host: HttpHost, options: HttpOptions = {}): Hono {
   });
   base.use(
     '/api/*',
-    bodyLimit({
-      maxSize: maxBody,
-      onError: (c) => c.json(errorBody('BATON_PAYLOAD_TOO_LARGE', `request body over the limit of ${maxBody} bytes`), 413),
-    }),
+    limitBody(maxBody, (c) =>
+      c.json(errorBody('BATON_PAYLOAD_TOO_LARGE', `request body over the limit of ${maxBody} bytes`), 413),
+    ),
   );
 
   base.get('/healthz', (c) => c.text('ok'));

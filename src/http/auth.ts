@@ -7,6 +7,7 @@
 import { randomBytes, timingSafeEqual } from 'node:crypto';
 import type { Context, MiddlewareHandler } from 'hono';
 import { deleteCookie, getCookie, setCookie } from 'hono/cookie';
+import { is } from '../engine/options.js';
 import { HttpError } from './errors.js';
 import type { Caller, HttpHost, HttpVariables } from './scope.js';
 
@@ -23,7 +24,10 @@ function sameString(a: string, b: string): boolean {
 
 /** The namespace a request names (query `namespace` or header `baton-namespace`), else the instance's. */
 export function requestedNamespace(c: Context, fallback: string): string {
-  return c.req.query('namespace') ?? c.req.header('baton-namespace') ?? fallback;
+  const namespace = c.req.query('namespace') ?? c.req.header('baton-namespace') ?? fallback;
+  const problem = is.name(namespace, 'namespace');
+  if (problem) throw new HttpError(400, 'BATON_BAD_QUERY', problem, [{ path: 'namespace', message: 'not a namespace name' }]);
+  return namespace;
 }
 
 /** A presented token's rights: the configured token, or an active stored one. */

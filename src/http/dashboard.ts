@@ -25,7 +25,13 @@ const NOT_BUILT = `<!doctype html><meta charset="utf-8"><title>Baton</title>
 
 /** The response for a dashboard path (relative to where the dashboard is mounted). */
 export async function dashboardResponse(relativePath: string): Promise<Response> {
-  const clean = normalize(decodeURIComponent(relativePath)).replace(/^([/\\])+/, '');
+  let decoded: string;
+  try {
+    decoded = decodeURIComponent(relativePath);
+  } catch {
+    return new Response('not found', { status: 404 }); // a malformed %-escape names no file
+  }
+  const clean = normalize(decoded).replace(/^([/\\])+/, '');
   const file = join(ROOT, clean);
   if (!file.startsWith(ROOT) || clean.split(sep).includes('..')) return new Response('not found', { status: 404 });
   const ext = extname(file);

@@ -26,6 +26,8 @@ function live(
 ) {
   const api = c.get('api');
   const runId = c.req.param('id') as string;
+  // HEAD gets the headers alone: a stream nobody reads would poll until the run ends.
+  if (c.req.method === 'HEAD') return c.body(null, 200, { 'content-type': 'text/event-stream', 'cache-control': 'no-cache' });
   return streamSSE(c, async (stream) => {
     let isClosed = false;
     stream.onAbort(() => {

@@ -15,10 +15,13 @@ import { jsonView } from './views.js';
 export function otherRoutes(app: Hono<{ Variables: HttpVariables }>): void {
   app.post('/events', async (c) => {
     const body = await readBody(c, pushEventSchema);
-    const event = await c
-      .get('api')
-      .events.push(body.key, body.payload, body.metadata ? { metadata: body.metadata as never } : {});
-    return c.json(jsonView(event), 201);
+    // An `Idempotency-Key` header is the same as `idempotencyKey`; a repeat answers 200 with the first event.
+    const idempotencyKey = c.req.header('idempotency-key') ?? body.idempotencyKey;
+    const pushed = await c.get('api').events.pushWithOutcome(body.key, body.payload, {
+      ...(body.metadata ? { metadata: body.metadata as never } : {}),
+      ...(idempotencyKey === undefined ? {} : { idempotencyKey }),
+    });
+    return c.json(jsonView(pushed.event), pushed.outcome === 'deduplicated' ? 200 : 201);
   });
 
   app.get('/events', async (c) => {

@@ -3,10 +3,13 @@
  * requests and generate the OpenAPI document (openapi.ts).
  */
 import { z } from 'zod';
+import { tryParseDuration } from '../engine/duration.js';
 
 // Bodies come from JSON.parse, so any value is JSON; z.unknown() keeps the OpenAPI schemas free of recursive $refs.
 const name = z.string().regex(/^[A-Za-z0-9][A-Za-z0-9._:/-]{0,199}$/);
-const duration = z.union([z.number().nonnegative(), z.string().regex(/^\d+(\.\d+)?(ms|s|m|h|d)$/)]);
+const duration = z
+  .union([z.number().nonnegative(), z.string().regex(/^\d+(\.\d+)?(ms|s|m|h|d)$/)])
+  .refine((v) => typeof tryParseDuration(v, 'duration') === 'number', { message: 'must be at most 100 years' });
 
 export const enqueueOptionsSchema = z
   .object({
@@ -53,6 +56,7 @@ export const pushEventSchema = z
     key: name,
     payload: z.unknown().optional(),
     metadata: z.record(z.string(), z.unknown()).optional(),
+    idempotencyKey: z.string().min(1).max(512).optional(),
   })
   .strict();
 

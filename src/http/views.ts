@@ -19,7 +19,13 @@ export function jsonView(value: unknown, depth = 0): unknown {
   if (Array.isArray(value)) return value.map((v) => jsonView(v, depth + 1));
   if (typeof value === 'object') {
     const out: Record<string, unknown> = {};
-    for (const [k, v] of Object.entries(value)) if (v !== undefined) out[k] = jsonView(v, depth + 1);
+    for (const [k, v] of Object.entries(value)) {
+      if (v === undefined) continue;
+      // A `__proto__` key of the user's data stays an own key (assigning it would set the prototype and drop it).
+      if (k === '__proto__')
+        Object.defineProperty(out, k, { value: jsonView(v, depth + 1), enumerable: true, writable: true, configurable: true });
+      else out[k] = jsonView(v, depth + 1);
+    }
     return out;
   }
   return String(value);

@@ -379,6 +379,18 @@ export interface EventRow {
   time: number;
 }
 
+export interface EventIdempotency {
+  key: string;
+  windowMs: number;
+}
+
+export interface PushedEvent {
+  /** The stored event: the new one, or the first event of its idempotency key. */
+  event: EventRow;
+  outcome: 'created' | 'deduplicated';
+  runs: CreatedRun[];
+}
+
 export interface EventFilter {
   namespace: string;
   key?: string;
@@ -539,8 +551,12 @@ export interface Store {
   registerTasks(namespace: string, tasks: readonly Omit<RegisteredTask, 'updatedAt'>[]): Promise<void>;
   listTasks(namespace: string): Promise<RegisteredTask[]>;
 
-  /** Stores an event and starts the runs it triggers, in one transaction. */
-  pushEvent(event: EventRow, runs: readonly NewRun[]): Promise<CreatedRun[]>;
+  /**
+   * Stores an event and starts the runs it triggers, in one transaction. With an idempotency
+   * key that an event of the namespace still holds (pushed less than `windowMs` ago), stores
+   * and starts nothing and returns that first event; an expired key moves to the new event.
+   */
+  pushEvent(event: EventRow, runs: readonly NewRun[], idempotency?: EventIdempotency): Promise<PushedEvent>;
   getEvent(namespace: string, id: string): Promise<EventRow | undefined>;
   /** Newest first. */
   listEvents(filter: EventFilter): Promise<{ items: EventRow[]; nextCursor: string | undefined }>;

@@ -9,7 +9,7 @@ import type { Context as OtelContext, Span } from '@opentelemetry/api';
 import type { Clock, TimerHandle } from '../clock/clock.js';
 import { runInAttemptScope } from '../context/ambient.js';
 import type { AttemptFrame, ContextValueEntry } from '../context/ambient-store.js';
-import { baggageEntries, decodeContextValues } from '../context/context-values.js';
+import { baggageEntries, decodeContextValues, redactError } from '../context/context-values.js';
 import { DurableContext } from '../context/durable-context.js';
 import { makeSerializable } from '../context/serialized-context.js';
 import {
@@ -384,7 +384,16 @@ export class Attempt implements AttemptControl {
   // ── ending ────────────────────────────────────────────────────────────────
 
   async #end(ending: Ending): Promise<void> {
-    if (this.#isEnded) return;
+    if (this.#isEnded) {
+      // A handler deaf to its signal finished after its attempt was settled without it: say so.
+      if (ending.kind === 'returned') {
+        this.#log().warn(
+          { epoch: this.lease.epoch },
+          'the handler returned after its attempt had ended (timed out, abandoned after cancellation, released or lease lost); its result is discarded',
+        );
+      }
+      return;
+    }
     this.#isEnded = true;
     this.#timeoutTimer?.cancel();
     this.#graceTimer?.cancel();
@@ -526,7 +535,8 @@ export class Attempt implements AttemptControl {
       isRetryAllowed,
       isTimeout,
     });
-    const stored = serializeError(error);
+    // Stored and shown by the API: the run's redacted context values must not appear in it.
+    const stored = redactError(serializeError(error), this.#values);
     if (this.#span) recordError(this.#span, error);
     if (decision.kind === 'retry') {
       const delayMs = retryDelayMs(this.def.retryPolicy, this.run.attempt, error, Math.random);

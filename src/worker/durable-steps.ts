@@ -2,16 +2,31 @@
  * The worker side of a durable task's steps: the records loaded when the
  * attempt starts, and writes of new ones fenced by the attempt's lease epoch.
  * Recorded now()/randomUUID() values are written with the next step or before
- * the attempt settles.
+ * the attempt settles. These writes are fenced and idempotent (first record wins), so one
+ * that fails on a lost connection, even one whose COMMIT may have landed, is simply retried.
  */
 import { sleepOn } from '../clock/clock.js';
 import type { DurableControl, DurableTransaction, StepRecord } from '../context/durable-context.js';
 import { deserialize } from '../engine/serializer.js';
 import { isTerminal } from '../engine/states.js';
 import type { EventRecord } from '../engine/types.js';
-import { LeaseLostError, RunFailedError, RunNotFoundError } from '../errors.js';
+import { LeaseLostError, RunFailedError, RunNotFoundError, StorageError } from '../errors.js';
 import type { LeaseRef, StepRow } from '../store/types.js';
 import type { AttemptHost } from './attempt.js';
+
+const WRITE_TRIES = 6;
+
+/** Runs a fenced, idempotent store write again while it fails retryably (100 ms, 200 ms, … 1.6 s: about 3 s in all). */
+async function retried<T>(write: () => Promise<T>): Promise<T> {
+  for (let attempt = 1; ; attempt++) {
+    try {
+      return await write();
+    } catch (error) {
+      if (!(error instanceof StorageError && error.retryable) || attempt >= WRITE_TRIES) throw error;
+      await new Promise((r) => setTimeout(r, 50 * 2 ** attempt));
+    }
+  }
+}
 
 export interface SuspendWaitFor {
   runId?: string;
@@ -48,9 +63,11 @@ export class DurableSteps implements DurableControl {
 
   async record(step: StepRecord): Promise<void> {
     const steps = [...this.#pending.splice(0), step];
-    const ok = await this.#host.store.recordSteps(
-      this.#lease,
-      steps.map((s) => ({ ...s, attempt: this.#attempt })),
+    const ok = await retried(() =>
+      this.#host.store.recordSteps(
+        this.#lease,
+        steps.map((s) => ({ ...s, attempt: this.#attempt })),
+      ),
     );
     if (!ok) throw new LeaseLostError(this.#lease.runId);
   }
@@ -61,7 +78,10 @@ export class DurableSteps implements DurableControl {
     encode: (value: T) => string | null,
   ): Promise<{ outcome: 'committed'; value: T } | { outcome: 'exists'; record: StepRecord } | { outcome: 'fenced' }> {
     await this.flush();
-    const result = await this.#host.store.runStepTransaction(this.#lease, { ...step, attempt: this.#attempt }, fn, encode);
+    // A retry after an unknown COMMIT finds the step recorded ('exists'): its writes happen once.
+    const result = await retried(() =>
+      this.#host.store.runStepTransaction(this.#lease, { ...step, attempt: this.#attempt }, fn, encode),
+    );
     if (result.outcome !== 'exists') return result;
     const r = result.record;
     return { outcome: 'exists', record: { key: r.key, seq: r.seq, kind: r.kind, output: r.output, error: r.error } };
@@ -75,9 +95,11 @@ export class DurableSteps implements DurableControl {
   async flush(): Promise<void> {
     if (this.#pending.length === 0) return;
     const steps = this.#pending.splice(0);
-    await this.#host.store.recordSteps(
-      this.#lease,
-      steps.map((s) => ({ ...s, attempt: this.#attempt })),
+    await retried(() =>
+      this.#host.store.recordSteps(
+        this.#lease,
+        steps.map((s) => ({ ...s, attempt: this.#attempt })),
+      ),
     );
   }
 
@@ -112,7 +134,7 @@ export class DurableSteps implements DurableControl {
 
   async resolveWait(step: StepRecord, eventIds: readonly string[]): Promise<void> {
     await this.flush();
-    if (!(await this.#host.store.resolveWait(this.#lease, { ...step, attempt: this.#attempt }, eventIds))) {
+    if (!(await retried(() => this.#host.store.resolveWait(this.#lease, { ...step, attempt: this.#attempt }, eventIds)))) {
       throw new LeaseLostError(this.#lease.runId);
     }
   }

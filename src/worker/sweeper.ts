@@ -4,7 +4,7 @@
  * Runs in every process that runs a worker; the store makes each sweep one
  * transaction, so concurrent sweepers never double-apply.
  */
-import type { Logger } from '../logger.js';
+import { type Logger, RepeatedWarning } from '../logger.js';
 import type { Notifier } from '../store/notifier.js';
 import type { Store, SweepResult } from '../store/types.js';
 import type { TaskDefinition } from './task-definition.js';
@@ -12,6 +12,7 @@ import type { TaskDefinition } from './task-definition.js';
 export class Sweeper {
   #timer: NodeJS.Timeout | undefined;
   #running: Promise<void> | undefined;
+  readonly #failure = new RepeatedWarning();
 
   constructor(
     private readonly store: Store,
@@ -46,9 +47,10 @@ export class Sweeper {
     try {
       result = await this.store.sweep();
     } catch (error) {
-      this.logger.warn({ err: error }, 'sweep failed; will try again');
+      this.#failure.warn(this.logger, { err: error }, 'sweep failed; will try again');
       return;
     }
+    this.#failure.reset();
     const changed = [...result.requeued, ...result.crashed, ...result.timedOut, ...result.cancelled];
     for (const run of changed) this.notifier.runChanged(run.id);
     if (result.requeued.length > 0) {

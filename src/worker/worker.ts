@@ -10,12 +10,17 @@ import { runOutsideTaskContext } from '../context/ambient.js';
 import type { WorkerInfo } from '../context/task-context.js';
 import type { PayloadLimits } from '../engine/limits.js';
 import { newId } from '../ids.js';
-import type { Logger } from '../logger.js';
+import { type Logger, RepeatedWarning } from '../logger.js';
 import type { Notifier } from '../store/notifier.js';
 import type { RunRow, Store } from '../store/types.js';
 import { Attempt, type AttemptHost } from './attempt.js';
 import type { TaskDefinition } from './task-definition.js';
 import { WriteQueue } from './write-queue.js';
+
+/** How often a running worker measures the store's time against its clock again (monotonic ms). */
+const STORE_CLOCK_SYNC_MS = 10_000;
+/** A store.now() answer slower than this (or a clock that jumped meanwhile) is no usable sample. */
+const STORE_CLOCK_MAX_RTT_MS = 1_000;
 
 export type Lifespan<T> = () => AsyncGenerator<T, void, void> | Promise<T> | T;
 
@@ -66,8 +71,20 @@ export class Worker {
   #wakePending = false;
   #loop: Promise<void> | undefined;
   #heartbeatTimer: NodeJS.Timeout | undefined;
+  /** A broken database fails every heartbeat and claim: one line per 10 s each, not one per try. */
+  readonly #heartbeatFailure = new RepeatedWarning();
+  readonly #claimFailure = new RepeatedWarning();
   #lastHeartbeatOk = 0;
   #dueTimer: TimerHandle | undefined;
+  /** store.now() − clock.now(): the database's now() on PostgreSQL; 0 on SQLite or with an injected clock. */
+  #storeOffsetMs = 0;
+  #storeClockSyncedAt = Number.NEGATIVE_INFINITY;
+  /**
+   * The store's time as this process sees it. Attempts and due timers use it, so a due-time this
+   * worker computes (a durable sleep's wake time, a cancellation's grace deadline) means the same
+   * as the store's own due-times even when this machine's clock is off (DESIGN.md §2.13).
+   */
+  readonly #storeClock: Clock;
   #unsubscribe: (() => void)[] = [];
   #stopping: Promise<void> | undefined;
   #started: Promise<void> | undefined;
@@ -78,6 +95,12 @@ export class Worker {
     this.id = newId(runtime.clock.now());
     this.name = settings.name;
     this.#definitions = new Map(definitions.map((d) => [d.queueKey, d]));
+    const clock = runtime.clock;
+    this.#storeClock = {
+      now: () => clock.now() + this.#storeOffsetMs,
+      setTimeout: (callback, ms) => clock.setTimeout(callback, ms),
+      ...(clock.onAdvance ? { onAdvance: clock.onAdvance.bind(clock) } : {}),
+    };
   }
 
   /** @internal Serves one more task from now on (inline runs add theirs on first use). */
@@ -112,6 +135,7 @@ export class Worker {
       this.#notifier = await this.#runtime.notifier();
       this.#writes = new WriteQueue(this.#store, this.#runtime.logger);
       this.#secret = Buffer.from(await this.#store.secret(), 'base64url');
+      await this.#syncStoreClock(this.#store);
       this.#lifespanValue = await this.#openLifespan();
       await this.#runtime.register([...this.#definitions.values()]);
       await this.#store.upsertWorker({
@@ -207,14 +231,34 @@ export class Worker {
         leases: live.map((a) => a.lease),
       });
       this.#lastHeartbeatOk = performance.now();
+      this.#heartbeatFailure.reset();
       for (const runId of renewal.lost) this.#attempts.get(runId)?.loseLease();
       for (const notice of renewal.cancelRequested) {
         this.#attempts.get(notice.runId)?.requestCancellation(notice.reason, notice.requestedAt);
       }
+      if (this.#lastHeartbeatOk - this.#storeClockSyncedAt >= STORE_CLOCK_SYNC_MS) {
+        await this.#syncStoreClock(store).catch((error: unknown) => {
+          this.#runtime.logger.debug({ err: error }, "could not read the store's time");
+        });
+      }
     } catch (error) {
-      this.#runtime.logger.warn({ err: error, worker: this.name }, 'heartbeat failed');
+      this.#heartbeatFailure.warn(this.#runtime.logger, { err: error, worker: this.name }, 'heartbeat failed');
       this.#abortIfLeaseStale(live);
     }
+  }
+
+  /** Measures the offset of the store's time (the database's now() on PostgreSQL) from this process's clock. */
+  async #syncStoreClock(store: Store): Promise<void> {
+    const clock = this.#runtime.clock;
+    const started = performance.now();
+    const before = clock.now();
+    const storeNow = await store.now();
+    const after = clock.now();
+    const elapsed = performance.now() - started;
+    this.#storeClockSyncedAt = performance.now();
+    // A slow answer is imprecise; a clock that moved other than real time meanwhile (a TestClock advance) is no sample.
+    if (elapsed > STORE_CLOCK_MAX_RTT_MS || Math.abs(after - before - elapsed) > STORE_CLOCK_MAX_RTT_MS) return;
+    this.#storeOffsetMs = storeNow - Math.round((before + after) / 2);
   }
 
   /** Without a successful heartbeat for lease − margin (monotonic time), another worker may own our runs. */
@@ -233,9 +277,10 @@ export class Worker {
         try {
           claimed = await this.#claim(free);
           failures = 0;
+          this.#claimFailure.reset();
         } catch (error) {
           failures++;
-          this.#runtime.logger.warn({ err: error, worker: this.name, failures }, 'claim failed; backing off');
+          this.#claimFailure.warn(this.#runtime.logger, { err: error, worker: this.name, failures }, 'claim failed; backing off');
           await this.#idle(Math.min(30_000, 100 * 2 ** Math.min(failures, 8)));
           continue;
         }
@@ -284,7 +329,7 @@ export class Worker {
       this.#dueTimer?.cancel();
       this.#dueTimer = undefined;
       if (due !== null) {
-        this.#dueTimer = this.#runtime.clock.setTimeout(() => this.wake(), due - this.#runtime.clock.now());
+        this.#dueTimer = this.#storeClock.setTimeout(() => this.wake(), due - this.#storeClock.now());
       }
     } catch (error) {
       this.#runtime.logger.debug({ err: error }, 'could not read the next due time');
@@ -319,7 +364,7 @@ export class Worker {
     const info: WorkerInfo = { id: this.id, name: this.name, labels: this.#settings.labels };
     this.#hostCache = {
       store: this.#store as Store,
-      clock: this.#runtime.clock,
+      clock: this.#storeClock,
       namespace: this.#runtime.namespace,
       logger: this.#runtime.logger,
       writes: this.#writes as WriteQueue,

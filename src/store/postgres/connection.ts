@@ -7,15 +7,28 @@
  * a parameter; otherwise each transaction reads the database's clock once, at
  * BEGIN, so every worker compares leases and due-times against one clock.
  */
-import type { Client, Pool, PoolClient, PoolConfig, QueryResult, QueryResultRow } from 'pg';
+import type { Client, Pool, PoolClient, PoolConfig, QueryConfig, QueryResult, QueryResultRow } from 'pg';
 import type { Clock } from '../../clock/clock.js';
-import { StorageError } from '../../errors.js';
+import { StorageError, ValidationError } from '../../errors.js';
 import { getProcessLogger } from '../../logger.js';
 import { encodeNotes, type Note } from './notes.js';
 
 export type PgModule = typeof import('pg');
 
 export const DEFAULT_POOL_SIZE = 10;
+/**
+ * Client-side bound on each of Baton's own statements (not on user statements in ctx.transaction,
+ * nor migrations). A connection that goes silent (a blackholed network: no RST, no FIN) would
+ * otherwise hang its caller and its pooled connection for good; on timeout the connection is
+ * discarded and the call fails like a lost connection (retryable). 10 s is a third of the
+ * default lease, so one hung heartbeat ends before the next is due.
+ */
+export const QUERY_TIMEOUT_MS = 10_000;
+
+/** A statement bounded by QUERY_TIMEOUT_MS (pg reads `query_timeout` from a query's config; its types omit it). */
+function bounded(text: string, values?: unknown[]): QueryConfig {
+  return { text, values, query_timeout: QUERY_TIMEOUT_MS } as QueryConfig;
+}
 const DB_NOW = '(extract(epoch from clock_timestamp()) * 1000)::bigint';
 const MAX_TX_RETRIES = 5;
 
@@ -83,6 +96,8 @@ export interface Tx {
   readonly now: number;
   readonly t: Tables;
   query<R extends QueryResultRow = QueryResultRow>(sql: string, params?: unknown[]): Promise<QueryResult<R>>;
+  /** A user's statement (ctx.transaction): not bounded by QUERY_TIMEOUT_MS, which is for Baton's own. */
+  userQuery<R extends QueryResultRow = QueryResultRow>(sql: string, params?: unknown[]): Promise<QueryResult<R>>;
   /** Queues a wake-up, sent with pg_notify just before COMMIT. */
   notify(note: Note): void;
 }
@@ -145,46 +160,57 @@ export class PgConnection {
     return Number(result.rows[0]?.now);
   }
 
-  /** One statement on any pooled connection (autocommit). */
+  /**
+   * One read on any pooled connection (autocommit; writes go through `tx`). A read whose
+   * connection was lost (a pooled connection the server closed) is run again.
+   */
   async query<R extends QueryResultRow = QueryResultRow>(sql: string, params?: unknown[]): Promise<QueryResult<R>> {
-    try {
-      return await this.pool.query<R>(sql, params);
-    } catch (error) {
-      throw toStorageError(error, this.location);
+    for (let attempt = 1; ; attempt++) {
+      try {
+        return await this.pool.query<R>(bounded(sql, params));
+      } catch (error) {
+        if (attempt < MAX_TX_RETRIES && isConnectionError(error) && !isTimeout(error)) {
+          await backoff(attempt);
+          continue;
+        }
+        throw toStorageError(error, this.location);
+      }
     }
   }
 
   /**
-   * Runs `fn` in one transaction. Deadlocks and serialization failures (the
-   * transaction was rolled back) and connections lost before anything was sent
-   * are retried; anything else rolls back and throws.
+   * Runs `fn` in one transaction. Deadlocks and serialization failures, and connections lost
+   * before COMMIT was sent (the server rolled the transaction back), are retried from the start;
+   * a lost COMMIT (its outcome unknown), a timeout (a silent connection may still hold the
+   * transaction open) and anything else roll back and throw.
    */
   async tx<T>(fn: (tx: Tx) => Promise<T>): Promise<T> {
     for (let attempt = 1; ; attempt++) {
       let client: PoolClient | undefined;
-      let hasStarted = false;
+      let isCommitting = false;
       try {
         client = await this.pool.connect();
         this.guard(client);
         const now = await this.begin(client);
-        hasStarted = true;
         const notes: Note[] = [];
         const c = client;
         const tx: Tx = {
           now,
           t: this.t,
-          query: (sql, params) => c.query(sql, params),
+          query: (sql, params) => c.query(bounded(sql, params)),
+          userQuery: (sql, params) => c.query(sql, params),
           notify: (note) => notes.push(note),
         };
         const result = await fn(tx);
         const payloads = encodeNotes(notes);
+        isCommitting = true;
         if (payloads.length > 0) {
           // One round trip for the wake-ups and the commit: a simple-protocol query cannot take
           // parameters, so the (our own JSON) payloads are escaped as literals.
           const calls = payloads.map((p) => `pg_notify(${c.escapeLiteral(this.channel)}, ${c.escapeLiteral(p)})`).join(', ');
-          await c.query(`SELECT ${calls}; COMMIT`);
+          await c.query(bounded(`SELECT ${calls}; COMMIT`));
         } else {
-          await c.query('COMMIT');
+          await c.query(bounded('COMMIT'));
         }
         client.release();
         return result;
@@ -194,9 +220,9 @@ export class PgConnection {
           if (!broken) await client.query('ROLLBACK').catch(() => undefined);
           client.release(broken ? (error as Error) : undefined);
         }
-        const retry = attempt < MAX_TX_RETRIES && (isTransient(error) || (broken && !hasStarted));
+        const retry = attempt < MAX_TX_RETRIES && (isTransient(error) || (broken && !isCommitting && !isTimeout(error)));
         if (retry) {
-          await new Promise((r) => setTimeout(r, Math.min(2 ** attempt * 5, 100) * (0.5 + Math.random())));
+          await backoff(attempt);
           continue;
         }
         throw toStorageError(error, this.location);
@@ -206,11 +232,11 @@ export class PgConnection {
 
   private async begin(client: PoolClient): Promise<number> {
     if (this.isClockInjected) {
-      await client.query('BEGIN');
+      await client.query(bounded('BEGIN'));
       return this.clock.now();
     }
     // One round trip: the simple protocol runs both statements and returns both results.
-    const results = (await client.query(`BEGIN; SELECT ${DB_NOW} AS now`)) as unknown as QueryResult<{ now: number }>[];
+    const results = (await client.query(bounded(`BEGIN; SELECT ${DB_NOW} AS now`))) as unknown as QueryResult<{ now: number }>[];
     return Number(results[1]?.rows[0]?.now);
   }
 
@@ -247,9 +273,19 @@ export function isConnectionError(error: unknown): boolean {
   const code = (error as { code?: unknown } | null)?.code;
   if (typeof code === 'string' && (CONNECTION_CODES.has(code) || code.startsWith('08'))) return true;
   const message = error instanceof Error ? error.message : '';
-  return /Connection terminated|connection timeout|Client has encountered a connection error|not queryable|timeout exceeded when trying to connect/i.test(
+  return /Connection terminated|connection timeout|Client has encountered a connection error|not queryable|timeout exceeded when trying to connect|Query read timeout/i.test(
     message,
   );
+}
+
+/** A client-side timeout: the connection went silent (or the pool stayed full); retrying at once would wait as long again. */
+function isTimeout(error: unknown): boolean {
+  const message = error instanceof Error ? error.message : '';
+  return /Query read timeout|timeout exceeded when trying to connect|connection timeout/i.test(message);
+}
+
+function backoff(attempt: number): Promise<void> {
+  return new Promise((r) => setTimeout(r, Math.min(2 ** attempt * 5, 100) * (0.5 + Math.random())));
 }
 
 /** Deadlock or serialization failure: the transaction was rolled back and may simply be run again. */
@@ -269,6 +305,12 @@ export function toStorageError(error: unknown, location: string): Error {
     return new StorageError(`PostgreSQL at ${location}: ${message}`, { cause: error, retryable: true });
   }
   const code = (error as { code?: unknown } | null)?.code;
+  if (code === '22021' || code === '22P05') {
+    // The value, not the database, is at fault: PostgreSQL text cannot hold U+0000 (NUL).
+    return new ValidationError(`a value contains the character U+0000 (NUL), which PostgreSQL cannot store or search for`, [
+      { path: '(value)', message: 'contains U+0000' },
+    ]);
+  }
   if (typeof code === 'string' && /^[0-9A-Z]{5}$/.test(code)) {
     return new StorageError(`PostgreSQL error at ${location} (${code}): ${message}`, { cause: error, retryable: false });
   }

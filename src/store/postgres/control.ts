@@ -75,11 +75,13 @@ async function workflowsTouched(tx: Tx, changed: CancelResult['changed']): Promi
 async function cancelOne(tx: Tx, run: RunRow, reason: string, states: NewState[]): Promise<StateName | null> {
   const { t, now } = tx;
   if (QUEUED_STATES.includes(run.status) || run.status === 'Waiting' || (run.kind === 'workflow' && run.status === 'Running')) {
+    // A durable wait ends with the run: no wake time and no event subscription are left behind.
     await tx.query(
       `UPDATE ${t.runs} SET status = 'Cancelled', cancel_reason = $2, cancel_requested_at = $3, error = $4, finished_at = $3,
-         waiting_on = NULL, updated_at = $3 WHERE id = $1`,
+         waiting_on = NULL, wake_at = NULL, updated_at = $3 WHERE id = $1`,
       [run.id, reason, now, JSON.stringify(cancelledError(reason))],
     );
+    if (run.status === 'Waiting') await tx.query(`DELETE FROM ${t.eventWaits} WHERE run_id = $1`, [run.id]);
     states.push({ runId: run.id, attempt: run.attempt, name: 'Cancelled', at: now, message: reason });
     return 'Cancelled';
   }

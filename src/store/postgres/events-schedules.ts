@@ -6,9 +6,20 @@
  */
 import { TERMINAL_STATES } from '../../engine/states.js';
 import type { StateName } from '../../engine/types.js';
-import type { CreatedRun, EventFilter, EventRow, FireRequest, FireResult, NewRun, NewSchedule, ScheduleRow } from '../types.js';
+import type {
+  EventFilter,
+  EventIdempotency,
+  EventRow,
+  FireRequest,
+  FireResult,
+  NewRun,
+  NewSchedule,
+  PushedEvent,
+  ScheduleRow,
+} from '../types.js';
 import type { PgConnection, Tx } from './connection.js';
 import { createRuns } from './create-runs.js';
+import { lockEventKeys } from './steps.js';
 
 interface PgEvent {
   id: string;
@@ -20,25 +31,61 @@ interface PgEvent {
 }
 
 function toEvent(row: PgEvent): EventRow {
-  return { ...row, time: Number(row.time) };
+  return {
+    id: row.id,
+    namespace: row.namespace,
+    key: row.key,
+    payload: row.payload,
+    metadata: row.metadata,
+    time: Number(row.time),
+  };
 }
 
-export async function pushEvent(tx: Tx, event: EventRow, runs: readonly NewRun[]): Promise<CreatedRun[]> {
-  await tx.query(`INSERT INTO ${tx.t.events} (id, namespace, key, payload, metadata, time) VALUES ($1, $2, $3, $4, $5, $6)`, [
-    event.id,
-    event.namespace,
-    event.key,
-    event.payload,
-    JSON.stringify(event.metadata),
-    event.time,
-  ]);
-  // Durable waits listening to this key wake up and look at the new event.
+export async function pushEvent(
+  tx: Tx,
+  event: EventRow,
+  runs: readonly NewRun[],
+  idempotency?: EventIdempotency,
+): Promise<PushedEvent> {
+  const { t } = tx;
+  await lockEventKeys(tx, event.namespace, [event.key]);
+  for (;;) {
+    // A concurrent push of the same key waits here for the first to commit, then sees its row.
+    const inserted = await tx.query(
+      `INSERT INTO ${t.events} (id, namespace, key, payload, metadata, time, idempotency_key) VALUES ($1, $2, $3, $4, $5, $6, $7)
+       ON CONFLICT (namespace, idempotency_key) WHERE idempotency_key IS NOT NULL DO NOTHING`,
+      [event.id, event.namespace, event.key, event.payload, JSON.stringify(event.metadata), event.time, idempotency?.key ?? null],
+    );
+    if (inserted.rowCount || !idempotency) break;
+    const first = await tx.query<PgEvent>(
+      `SELECT id, namespace, key, payload, metadata, time FROM ${t.events} WHERE namespace = $1 AND idempotency_key = $2`,
+      [event.namespace, idempotency.key],
+    );
+    const row = first.rows[0];
+    if (row && Number(row.time) + idempotency.windowMs > event.time) {
+      return { event: toEvent(row), outcome: 'deduplicated', runs: [] };
+    }
+    // The key's window has passed (or its event just moved on): it moves to the new event.
+    if (row) {
+      await tx.query(`UPDATE ${t.events} SET idempotency_key = NULL WHERE id = $1 AND idempotency_key = $2`, [
+        row.id,
+        idempotency.key,
+      ]);
+    }
+  }
+  // Durable waits listening to this key wake up and look at the new event. Rows are locked in id
+  // order, so concurrent pushes to one key queue up instead of deadlocking, and a run already due
+  // to wake by then is left alone (a burst of pushes does not rewrite every waiter again and again).
   await tx.query(
-    `UPDATE ${tx.t.runs} SET wake_at = $1 WHERE status = 'Waiting'
-     AND id IN (SELECT run_id FROM ${tx.t.eventWaits} WHERE namespace = $2 AND event_key = $3)`,
+    `UPDATE ${t.runs} r SET wake_at = $1
+     FROM (SELECT w.id FROM ${t.runs} w
+           WHERE w.status = 'Waiting' AND (w.wake_at IS NULL OR w.wake_at > $1)
+             AND w.id IN (SELECT run_id FROM ${t.eventWaits} WHERE namespace = $2 AND event_key = $3)
+           ORDER BY w.id FOR UPDATE) due
+     WHERE r.id = due.id`,
     [event.time, event.namespace, event.key],
   );
-  return runs.length > 0 ? createRuns(tx, event.namespace, runs) : [];
+  return { event, outcome: 'created', runs: runs.length > 0 ? await createRuns(tx, event.namespace, runs) : [] };
 }
 
 export async function getEvent(c: PgConnection, namespace: string, id: string): Promise<EventRow | undefined> {

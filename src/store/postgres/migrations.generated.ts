@@ -84,5 +84,11 @@ export const migrations: Migration[] = [
     "name": "tokens",
     "checksum": "8dcd0832befca73a",
     "sql": "-- API tokens (DESIGN.md §2.12 \"HTTP in code\"): only a SHA-256 of the token is kept.\nCREATE TABLE api_tokens (\n  id          TEXT NOT NULL PRIMARY KEY,\n  token_hash  TEXT NOT NULL UNIQUE,\n  name        TEXT,\n  namespaces  TEXT NOT NULL,\n  scope       TEXT NOT NULL,\n  created_at  BIGINT NOT NULL,\n  revoked_at  BIGINT,\n  last_used_at BIGINT\n);\n"
+  },
+  {
+    "id": 15,
+    "name": "event_idempotency",
+    "checksum": "877a89ec381273a7",
+    "sql": "-- Events pushed with an idempotency key (DESIGN.md §2.8): a repeat of the key in the\n-- namespace within the idempotency window stores nothing and wakes nothing; it returns\n-- the first event. After the window the key moves to the new event.\nALTER TABLE events ADD COLUMN idempotency_key text;\nCREATE UNIQUE INDEX events_idempotency ON events (namespace, idempotency_key) WHERE idempotency_key IS NOT NULL;\n"
   }
 ];

@@ -19,6 +19,7 @@ import type {
   ClaimRequest,
   CreatedRun,
   EventFilter,
+  EventIdempotency,
   EventRow,
   FireRequest,
   FireResult,
@@ -30,6 +31,7 @@ import type {
   NewSchedule,
   NewStep,
   PruneOptions,
+  PushedEvent,
   RegisteredTask,
   RunFilter,
   RunPage,
@@ -279,8 +281,8 @@ export class PostgresStore implements Store {
   }
 
   /** The instance-wide secret that signs serialized contexts (made once, shared by every process). */
-  pushEvent(event: EventRow, runs: readonly NewRun[]): Promise<CreatedRun[]> {
-    return this.c.tx((tx) => es.pushEvent(tx, event, runs));
+  pushEvent(event: EventRow, runs: readonly NewRun[], idempotency?: EventIdempotency): Promise<PushedEvent> {
+    return this.c.tx((tx) => es.pushEvent(tx, event, runs, idempotency));
   }
 
   getEvent(namespace: string, id: string): Promise<EventRow | undefined> {

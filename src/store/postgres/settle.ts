@@ -124,7 +124,11 @@ export async function settle(tx: Tx, logs: readonly NewLog[], settlements: reado
     } else if (s.kind === 'suspend') {
       // The awaited run may have ended already: then wake at once.
       others.push(async () => {
-        const eventArrived = s.eventWait ? await registerEventWait(tx, s.runId, s.eventWait) : false;
+        // Lock the awaited run first: its ending either committed before (the EXISTS below sees it)
+        // or waits for this commit (then its wake-up sees this run Waiting). Without the lock, both
+        // statements read the other's old row under READ COMMITTED and the wake-up is lost.
+        if (s.waitForRunId) await tx.query(`SELECT 1 FROM ${t.runs} WHERE id = $1 FOR SHARE`, [s.waitForRunId]);
+        const eventArrived = s.eventWait ? await registerEventWait(tx, s.runId, row.namespace, s.eventWait) : false;
         return tx.query(
           `UPDATE ${t.runs} SET status = 'Waiting', waiting_on = $4, ${RELEASE},
              wake_at = CASE WHEN EXISTS (SELECT 1 FROM ${t.runs} a WHERE a.id = $5::text

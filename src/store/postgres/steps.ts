@@ -84,7 +84,7 @@ export async function runStepTransaction<T>(
       }
       const user: UserTransaction = {
         async query<R>(sql: string, params: readonly unknown[] = []) {
-          const res = await tx.query(sql, [...params]);
+          const res = await tx.userQuery(sql, [...params]);
           return { rows: res.rows as R[], rowCount: res.rowCount ?? res.rows.length };
         },
       };
@@ -154,12 +154,30 @@ export async function resolveWait(tx: Tx, lease: LeaseRef, step: NewStep, eventI
   return true;
 }
 
+/**
+ * Serializes a push of an event key with durable waits registering on it (until their transactions
+ * end): either the push commits first and the wait's check for arrived events sees it, or the push
+ * waits, then sees the run Waiting and wakes it. Under READ COMMITTED alone both can miss each other.
+ * Locks are taken in hash order (as flow.ts does), so lockers never deadlock.
+ */
+export async function lockEventKeys(tx: Tx, namespace: string, keys: readonly string[]): Promise<void> {
+  if (keys.length === 0) return;
+  const names = keys.map((key) => JSON.stringify(['baton', tx.t.runs, 'event', namespace, key]));
+  await tx.query(
+    `SELECT pg_advisory_xact_lock(x.h) FROM (SELECT DISTINCT hashtextextended(n, 0) AS h FROM unnest($1::text[]) AS n) x
+     ORDER BY x.h`,
+    [names],
+  );
+}
+
 /** Registers a suspended run's event keys; true when a new matching-key event already arrived. */
 export async function registerEventWait(
   tx: Tx,
   runId: string,
+  namespace: string,
   wait: { keys: string[]; since: number; seenEventIds: string[] },
 ): Promise<boolean> {
+  await lockEventKeys(tx, namespace, wait.keys);
   await tx.query(`DELETE FROM ${tx.t.eventWaits} WHERE run_id = $1`, [runId]);
   await tx.query(
     `INSERT INTO ${tx.t.eventWaits} (run_id, namespace, event_key)

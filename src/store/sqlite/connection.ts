@@ -14,6 +14,8 @@ type Statement = Database.Statement<unknown[], unknown>;
 
 const BUSY_TIMEOUT_MS = 5;
 const MAX_BUSY_WAIT_MS = 30_000;
+/** The WAL file is cut back to this size when it is reset (PRAGMA journal_size_limit). */
+const WAL_SIZE_LIMIT_BYTES = 32 * 1024 * 1024;
 
 export class SqliteConnection {
   readonly db: Database.Database;
@@ -30,6 +32,10 @@ export class SqliteConnection {
       this.db = new Database(this.path);
       this.db.pragma(`busy_timeout = ${BUSY_TIMEOUT_MS}`);
       this.db.pragma('journal_mode = WAL');
+      // A long reader in another process keeps the WAL from being reset, so a write burst grows it;
+      // without a limit the file then stays at its largest size for good. With one, the next reset
+      // (once no reader needs the old frames) truncates it back.
+      this.db.pragma(`journal_size_limit = ${WAL_SIZE_LIMIT_BYTES}`);
       this.db.pragma('synchronous = NORMAL');
       this.db.pragma('foreign_keys = OFF');
     } catch (error) {

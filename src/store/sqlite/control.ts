@@ -64,8 +64,9 @@ function workflowsTouched(c: SqliteConnection, changed: { id: string; status: St
 
 function cancelOne(c: SqliteConnection, run: RunRow, reason: string, now: number): StateName | null {
   if (QUEUED_STATES.includes(run.status) || run.status === 'Waiting' || (run.kind === 'workflow' && run.status === 'Running')) {
+    // A durable wait ends with the run: no wake time and no event subscription are left behind.
     c.stmt(`UPDATE runs SET status = 'Cancelled', cancel_reason = ?, cancel_requested_at = ?, error = ?, finished_at = ?,
-        waiting_on = NULL, updated_at = ? WHERE id = ?`).run(
+        waiting_on = NULL, wake_at = NULL, updated_at = ? WHERE id = ?`).run(
       reason,
       now,
       JSON.stringify(cancelledError(reason)),
@@ -73,6 +74,7 @@ function cancelOne(c: SqliteConnection, run: RunRow, reason: string, now: number
       now,
       run.id,
     );
+    if (run.status === 'Waiting') c.stmt('DELETE FROM event_waits WHERE run_id = ?').run(run.id);
     insertState(c, run.id, run.attempt, 'Cancelled', now, { message: reason });
     return 'Cancelled';
   }

@@ -6,7 +6,17 @@
  */
 import { TERMINAL_STATES } from '../../engine/states.js';
 import type { StateName } from '../../engine/types.js';
-import type { CreatedRun, EventFilter, EventRow, FireRequest, FireResult, NewRun, NewSchedule, ScheduleRow } from '../types.js';
+import type {
+  EventFilter,
+  EventIdempotency,
+  EventRow,
+  FireRequest,
+  FireResult,
+  NewRun,
+  NewSchedule,
+  PushedEvent,
+  ScheduleRow,
+} from '../types.js';
 import type { SqliteConnection } from './connection.js';
 import { createRuns } from './create-runs.js';
 
@@ -20,26 +30,48 @@ interface SqlEvent {
 }
 
 function toEvent(row: SqlEvent): EventRow {
-  return { ...row, metadata: JSON.parse(row.metadata) as Record<string, unknown> };
+  return {
+    id: row.id,
+    namespace: row.namespace,
+    key: row.key,
+    payload: row.payload,
+    metadata: JSON.parse(row.metadata) as Record<string, unknown>,
+    time: row.time,
+  };
 }
 
-export function pushEvent(c: SqliteConnection, event: EventRow, runs: readonly NewRun[]): CreatedRun[] {
-  c.stmt('INSERT INTO events (id, namespace, key, payload, metadata, time) VALUES (?, ?, ?, ?, ?, ?)').run(
+export function pushEvent(
+  c: SqliteConnection,
+  event: EventRow,
+  runs: readonly NewRun[],
+  idempotency?: EventIdempotency,
+): PushedEvent {
+  if (idempotency) {
+    const first = c
+      .stmt('SELECT id, namespace, key, payload, metadata, time FROM events WHERE namespace = ? AND idempotency_key = ?')
+      .get(event.namespace, idempotency.key) as SqlEvent | undefined;
+    if (first && first.time + idempotency.windowMs > event.time)
+      return { event: toEvent(first), outcome: 'deduplicated', runs: [] };
+    // The key's window has passed: it moves to the new event.
+    if (first) c.stmt('UPDATE events SET idempotency_key = NULL WHERE id = ?').run(first.id);
+  }
+  c.stmt('INSERT INTO events (id, namespace, key, payload, metadata, time, idempotency_key) VALUES (?, ?, ?, ?, ?, ?, ?)').run(
     event.id,
     event.namespace,
     event.key,
     event.payload,
     JSON.stringify(event.metadata),
     event.time,
+    idempotency?.key ?? null,
   );
   // Durable waits listening to this key wake up and look at the new event.
-  c.stmt(`UPDATE runs SET wake_at = ? WHERE status = 'Waiting'
-    AND id IN (SELECT run_id FROM event_waits WHERE namespace = ? AND event_key = ?)`).run(
-    event.time,
-    event.namespace,
-    event.key,
-  );
-  return runs.length > 0 ? createRuns(c, event.namespace, runs) : [];
+  c.stmt(`UPDATE runs SET wake_at = @time WHERE status = 'Waiting' AND (wake_at IS NULL OR wake_at > @time)
+    AND id IN (SELECT run_id FROM event_waits WHERE namespace = @namespace AND event_key = @key)`).run({
+    time: event.time,
+    namespace: event.namespace,
+    key: event.key,
+  });
+  return { event, outcome: 'created', runs: runs.length > 0 ? createRuns(c, event.namespace, runs) : [] };
 }
 
 export function getEvent(c: SqliteConnection, namespace: string, id: string): EventRow | undefined {

@@ -17,6 +17,7 @@ import type {
   ClaimRequest,
   CreatedRun,
   EventFilter,
+  EventIdempotency,
   EventRow,
   FireRequest,
   FireResult,
@@ -28,6 +29,7 @@ import type {
   NewSchedule,
   NewStep,
   PruneOptions,
+  PushedEvent,
   RegisteredTask,
   RunFilter,
   RunPage,
@@ -272,8 +274,8 @@ export class SqliteStore implements Store {
     return this.c.read(() => reads.listTasks(this.c, namespace));
   }
 
-  pushEvent(event: EventRow, runs: readonly NewRun[]): Promise<CreatedRun[]> {
-    return this.c.write(() => es.pushEvent(this.c, event, runs));
+  pushEvent(event: EventRow, runs: readonly NewRun[], idempotency?: EventIdempotency): Promise<PushedEvent> {
+    return this.c.write(() => es.pushEvent(this.c, event, runs, idempotency));
   }
 
   getEvent(namespace: string, id: string): Promise<EventRow | undefined> {
