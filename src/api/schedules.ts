@@ -9,7 +9,7 @@
  */
 import type { Clock, TimerHandle } from '../clock/clock.js';
 import type { TriggerOrigin } from '../engine/types.js';
-import type { Logger } from '../logger.js';
+import { type Logger, RepeatedWarning } from '../logger.js';
 import type { MisfirePolicy, OverlapPolicy, ScheduleRow, Store } from '../store/types.js';
 import { nextFire, parseCron } from './cron.js';
 import { RunHandle } from './run-handle.js';
@@ -93,6 +93,9 @@ export class Scheduler {
   #pending: Promise<void> | undefined;
   #isStopped = false;
 
+  /** An unreachable or read-only database fails every pass: say so once per 10 s, not per poll. */
+  readonly #passFailure = new RepeatedWarning();
+
   constructor(runtime: BatonRuntime) {
     this.#runtime = runtime;
     this.#clock = runtime.clock;
@@ -123,9 +126,11 @@ export class Scheduler {
       return this.#pass();
     });
     this.#pending = pass;
-    this.#current = pass.catch((error: unknown) => {
-      this.#logger.warn({ err: error }, 'scheduler pass failed; it runs again at the next poll');
-    });
+    this.#current = pass.then(
+      () => this.#passFailure.reset(),
+      (error: unknown) =>
+        this.#passFailure.warn(this.#logger, { err: error }, 'scheduler pass failed; it runs again at the next poll'),
+    );
     return pass;
   }
 

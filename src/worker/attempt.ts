@@ -537,7 +537,8 @@ export class Attempt implements AttemptControl {
     });
     // Stored and shown by the API: the run's redacted context values must not appear in it.
     const stored = redactError(serializeError(error), this.#values);
-    if (this.#span) recordError(this.#span, error);
+    // Spans leave for the tracing backend: they get the redacted text too.
+    if (this.#span) recordError(this.#span, Object.assign(new Error(stored.message), { name: stored.name, stack: stored.stack }));
     if (decision.kind === 'retry') {
       const delayMs = retryDelayMs(this.def.retryPolicy, this.run.attempt, error, Math.random);
       await this.#hook('onRetry', () => this.def.hooks.onRetry?.(this.#ctx(), error, { attempt: decision.nextAttempt, delayMs }));

@@ -223,12 +223,15 @@ export class Worker {
     const live = [...this.#attempts.values()].filter((a) => !a.isEnded);
     // A heartbeat that hangs (a blackholed connection) never fails, so check the age of the last good one first.
     this.#abortIfLeaseStale(live);
+    // Attempts just abandoned as stale are not renewed: their runs go back to the queue after the
+    // lease they already have, not after one more.
+    const renewing = live.filter((a) => !a.isEnded);
     try {
       const renewal = await store.renewLeases({
         namespace: this.#runtime.namespace,
         workerId: this.id,
         leaseMs: this.#settings.leaseMs,
-        leases: live.map((a) => a.lease),
+        leases: renewing.map((a) => a.lease),
       });
       this.#lastHeartbeatOk = performance.now();
       this.#heartbeatFailure.reset();
@@ -243,7 +246,7 @@ export class Worker {
       }
     } catch (error) {
       this.#heartbeatFailure.warn(this.#runtime.logger, { err: error, worker: this.name }, 'heartbeat failed');
-      this.#abortIfLeaseStale(live);
+      this.#abortIfLeaseStale(renewing);
     }
   }
 

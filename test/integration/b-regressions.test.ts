@@ -177,3 +177,43 @@ describeEachStore('B regressions: event idempotency keys', (backend: BackendName
     await worker.stop();
   });
 });
+
+describeEachStore('B regressions: stale leases are not renewed', (backend: BackendName) => {
+  let fixture: StoreFixture;
+  afterEach(async () => {
+    await fixture.cleanup();
+  });
+
+  // #8 variant: a worker that could not heartbeat for a lease abandons its attempts; its next
+  // heartbeat renewed their leases anyway, keeping the runs away from other workers one lease longer.
+  it('a worker that stalled past its lease abandons the attempt and does not renew its lease afterwards', async () => {
+    fixture = await createFixture(backend);
+    const baton = fixture.baton({ sweepInterval: '5s' });
+    let executions = 0;
+    let stallEnded = Number.POSITIVE_INFINITY;
+    const stall = baton.task({ name: 'stall', retries: 0 }, async (_: null, ctx) => {
+      executions++;
+      if (executions > 1) return 'again';
+      const until = performance.now() + 1_200;
+      while (performance.now() < until) {
+        // The event loop is blocked: no heartbeat can run for two leases.
+      }
+      stallEnded = performance.now();
+      await new Promise((resolve) => ctx.signal.addEventListener('abort', resolve, { once: true }));
+      return 'stalled';
+    });
+    const store = await baton.store();
+    const renew = store.renewLeases.bind(store);
+    const renewed: { at: number; runIds: string[] }[] = [];
+    store.renewLeases = (request) => {
+      renewed.push({ at: performance.now(), runIds: request.leases.map((l) => l.runId) });
+      return renew(request);
+    };
+    const worker = baton.worker({ name: 'w', lease: '600ms', pollInterval: '20ms', tasks: [stall] });
+    await worker.start();
+    const handle = await stall.enqueue(null);
+    await waitFor(() => renewed.some((r) => r.at > stallEnded), { message: 'a heartbeat after the stall' });
+    expect(renewed.filter((r) => r.at > stallEnded && r.runIds.includes(handle.id))).toEqual([]);
+    await worker.stop();
+  });
+});

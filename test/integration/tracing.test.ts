@@ -227,6 +227,20 @@ describeEachStore('tracing', (backend: BackendName) => {
     expect(stored?.traceContext?.baggage).toBe('tenant=acme');
   });
 
+  it('a failed attempt whose error holds a redacted value records it on the span as [redacted]', async () => {
+    const leaky = baton.task({ name: 'leaky', retries: 0 }, async () => {
+      throw new Error(`upstream refused ${apiToken.get()}`);
+    });
+    await startWorker([leaky]);
+    const handle = await apiToken.with('sk-trace-77', () => leaky.enqueue(undefined));
+    await expect(handle.result({ timeout: '5s' })).rejects.toThrow();
+    await waitFor(() => spansNamed('baton.run leaky').length === 1);
+    const span = oneSpan('baton.run leaky');
+    expect(span.status).toEqual({ code: SpanStatusCode.ERROR, message: 'upstream refused [redacted]' });
+    expect(JSON.stringify(span.events)).not.toContain('sk-trace-77');
+    expect(JSON.stringify(span.events)).toContain('upstream refused [redacted]');
+  });
+
   it('log lines of an attempt carry runId, taskName, attempt and the trace ids', async () => {
     const logger = memoryLogger();
     baton = fixture.baton({ logger });

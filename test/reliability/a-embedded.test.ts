@@ -9,22 +9,10 @@ import { fileURLToPath } from 'node:url';
 import { afterEach, describe, expect, it } from 'vitest';
 import { startWorkerProcess } from '../support/processes.js';
 import { waitFor } from '../support/wait.js';
-import { createScenario, FULL, report, type Scenario } from './support/harness.js';
+import { createScenario, FULL, report, type Scenario, seededRandom } from './support/harness.js';
 
 const FIXTURE = fileURLToPath(new URL('./fixtures/a-embedded.ts', import.meta.url));
 const TERMINAL = "('Completed', 'Failed', 'TimedOut', 'Crashed', 'Cancelled')";
-
-/** mulberry32: a small seeded generator, so a failing run can be repeated from its seed. */
-function random(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
 
 describe('A. SQLite embedded crash', () => {
   let scenario: Scenario;
@@ -36,7 +24,7 @@ describe('A. SQLite embedded crash', () => {
   it(`#5 SIGKILL at random moments (${repetitions} times${FULL ? '' : '; 20 with RELIABILITY_FULL=1'}): integrity ok, all 220 runs complete once created`, async () => {
     scenario = await createScenario('sqlite');
     const seed = Number(process.env.RELIABILITY_SEED ?? Date.now() % 1_000_000);
-    const next = random(seed);
+    const next = seededRandom(seed);
     report(`#5 seed ${seed} (repeat with RELIABILITY_SEED=${seed})`);
     const env = { ...scenario.env, WORKER_LEASE: '3000ms' };
     const killedAfter: number[] = [];

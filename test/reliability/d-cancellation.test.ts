@@ -22,7 +22,7 @@ import { afterEach, expect, it } from 'vitest';
 import { type BackendName, describeEachStore } from '../support/stores.js';
 import { waitFor, waitForState } from '../support/wait.js';
 import { CdWorkers, captureStderr, logLinesOf } from './fixtures/cd-processes.js';
-import { createScenario, FULL, LEASE_MS, remoteTask, report, type Scenario } from './support/harness.js';
+import { createScenario, FULL, LEASE_MS, remoteTask, report, type Scenario, seededRandom } from './support/harness.js';
 
 const HEARTBEAT_MS = LEASE_MS / 3;
 /** Timer and query latency allowed on top of H for a signal that waits for the next heartbeat. */
@@ -37,18 +37,6 @@ interface StateRow {
   name: string;
   at: number;
   message: string | null;
-}
-
-/** A small seeded PRNG (mulberry32), so a failing race can be replayed from the reported seed. */
-function seeded(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
 }
 
 describeEachStore('D. cancellation races', (backend: BackendName) => {
@@ -182,7 +170,7 @@ describeEachStore('D. cancellation races', (backend: BackendName) => {
     await setUp();
     const RETURN_MS = 20;
     const seed = Date.now() >>> 0;
-    const random = seeded(seed);
+    const random = seededRandom(seed);
     /** Called by the handler as it starts, in the same tick as it arms its own return timer. */
     const onStart = new Map<number, () => void>();
     const returnedAt = new Map<number, number>();

@@ -31,25 +31,13 @@ import pg from 'pg';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { startWorkerProcess, type WorkerProcess } from '../support/processes.js';
 import { waitFor } from '../support/wait.js';
-import { createScenario, FULL, LEASE_MS, remoteTask, report, type Scenario, SWEEP_MS } from './support/harness.js';
+import { createScenario, FULL, LEASE_MS, remoteTask, report, type Scenario, SWEEP_MS, seededRandom } from './support/harness.js';
 import { type PgCluster, startPgCluster } from './support/pg-cluster.js';
 import { startTcpProxy } from './support/tcp-proxy.js';
 
 const E_FIXTURE = fileURLToPath(new URL('./fixtures/e-worker.ts', import.meta.url));
 const E_READER = fileURLToPath(new URL('./fixtures/e-reader.ts', import.meta.url));
 const TERMINAL = ['Completed', 'Cached', 'Skipped', 'Failed', 'TimedOut', 'Crashed', 'Cancelled'];
-
-/** A small seeded PRNG (mulberry32), so a failing load can be replayed from the logged seed. */
-function random(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
 
 interface LogLine {
   at: number;
@@ -226,7 +214,7 @@ describe('E. database restart and connection loss [postgres, throwaway cluster]'
     const hold = remoteTask<{ ms: number }, string>(baton, 'hold');
     const steps5 = remoteTask<{ seed: number }, string[]>(baton, 'steps5', 'durable');
     const seed = Number(process.env.RELIABILITY_SEED ?? Date.now() % 1_000_000);
-    const rand = random(seed);
+    const rand = seededRandom(seed);
     const started = Date.now();
     const holds = await hold.enqueueMany(
       Array.from({ length: tasks }, () => ({ input: { ms: Math.round(minMs + rand() * (maxMs - minMs)) } })),

@@ -285,3 +285,15 @@ export function remoteTask<I, O>(
   const definition = { ...options, name } as never;
   return (kind === 'durable' ? baton.durableTask<I, O>(definition, fn) : baton.task<I, O>(definition, fn)) as Task<I, O>;
 }
+
+/** A small seeded generator (mulberry32) in [0, 1), so a failing random fault can be replayed from its printed seed. */
+export function seededRandom(seed: number): () => number {
+  let a = seed >>> 0;
+  return () => {
+    a = (a + 0x6d2b79f5) >>> 0;
+    let t = a;
+    t = Math.imul(t ^ (t >>> 15), t | 1);
+    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
+    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
+  };
+}
