@@ -33,7 +33,7 @@ import { waitFor } from '../support/wait.js';
 import { createScenario, FULL, remoteTask, report, type Scenario, SWEEP_MS } from './support/harness.js';
 import { type PgCluster, startPgCluster } from './support/pg-cluster.js';
 
-const FI_WORKER = fileURLToPath(new URL('./fixtures/fi-worker.ts', import.meta.url));
+const FI_WORKER = fileURLToPath(new URL('./fixtures/worker.ts', import.meta.url));
 const MB = 1024 * 1024;
 /** The plan's sizes (RELIABILITY_FULL=1) take minutes; CI sizes stay within the config's 120 s. */
 const LONG_TIMEOUT = FULL ? 1_800_000 : 120_000;
@@ -54,7 +54,7 @@ interface Mem {
   handles: number;
 }
 
-/** Asks an fi-worker for its memory and handle count over IPC. */
+/** Asks an reliability worker for its memory and handle count over IPC. */
 function memOf(worker: WorkerProcess): Promise<Mem> {
   return new Promise((resolve, reject) => {
     const timer = setTimeout(() => reject(new Error(`${worker.name} did not answer the memory probe`)), 10_000);
@@ -69,7 +69,7 @@ function memOf(worker: WorkerProcess): Promise<Mem> {
   });
 }
 
-/** fi-worker processes (the harness tracks only its own fixture): killed after each test, crashes fail it. */
+/** reliability worker processes (the harness tracks only its own fixture): killed after each test, crashes fail it. */
 const fiWorkers: { worker: WorkerProcess; exit?: number | string | null }[] = [];
 
 async function startFiWorker(s: Scenario, name: string, env: Record<string, string> = {}): Promise<WorkerProcess> {
@@ -82,7 +82,7 @@ async function startFiWorker(s: Scenario, name: string, env: Record<string, stri
   return worker;
 }
 
-/** I7 for fi-workers: none exited non-zero on its own. */
+/** I7 for reliability workers: none exited non-zero on its own. */
 function assertFiWorkersHealthy(): void {
   const crashed = fiWorkers
     .filter((e) => typeof e.exit === 'number' && e.exit !== 0)
