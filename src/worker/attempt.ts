@@ -74,6 +74,8 @@ export interface AttemptHost {
   readonly secret: Buffer;
   /** Called once when the attempt stops holding its slot. */
   slotFreed(attempt: Attempt): void;
+  /** Called (before slotFreed) when a finished handler's slot goes to the next run while its result is stored. */
+  resultPending(attempt: Attempt): void;
   /** Called once when the attempt has ended and settled (or was abandoned). */
   attemptEnded(attempt: Attempt): void;
 }
@@ -551,6 +553,13 @@ export class Attempt implements AttemptControl {
   }
 
   async #write(settlement: Settlement): Promise<StateName | null> {
+    if (this.#handlerSettled && this.#holdsSlot) {
+      // The handler is done: the next run may start while this result is stored (a commit away), so
+      // claims and settlements overlap. The worker bounds how many results may be pending.
+      this.#holdsSlot = false;
+      this.#host.resultPending(this);
+      this.#host.slotFreed(this);
+    }
     await this.#durable?.flush().catch((error: unknown) => {
       this.#log().warn({ err: error }, 'could not record now()/randomUUID() values before settling');
     });

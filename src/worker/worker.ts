@@ -59,6 +59,8 @@ export class Worker {
   readonly #runtime: WorkerRuntime;
   readonly #definitions: Map<string, TaskDefinition>;
   readonly #attempts = new Map<string, Attempt>();
+  /** Attempts whose handler finished and gave up its slot while their result is being stored. */
+  readonly #pendingResults = new Set<Attempt>();
   #state: State = 'idle';
   #busySlots = 0;
   #store: Store | undefined;
@@ -274,7 +276,8 @@ export class Worker {
   async #claimLoop(): Promise<void> {
     let failures = 0;
     while (this.#state === 'running') {
-      const free = this.freeSlots;
+      // A slot freed by a finished handler is reused at once, but at most `slots` results wait to be stored.
+      const free = Math.min(this.freeSlots, this.#settings.slots - this.#pendingResults.size);
       let claimed: RunRow[] = [];
       if (free > 0) {
         try {
@@ -381,7 +384,11 @@ export class Worker {
         this.#busySlots--;
         this.wake();
       },
+      resultPending: (attempt) => {
+        this.#pendingResults.add(attempt);
+      },
       attemptEnded: (attempt) => {
+        if (this.#pendingResults.delete(attempt)) this.wake();
         if (this.#attempts.get(attempt.run.id) === attempt) this.#attempts.delete(attempt.run.id);
       },
     };

@@ -32,7 +32,8 @@ interface Cli {
 function startCli(args: string[], cwd: string, env: Record<string, string | undefined>): Cli {
   const child = spawn(process.execPath, ['--conditions=baton-source', '--import', TSX, BIN, ...args], {
     cwd,
-    env: { ...process.env, BATON_HOME: cwd, BATON_LOG_LEVEL: 'warn', ...env },
+    // The source CLI, like the entry's `import 'baton'` (--conditions=baton-source), even when dist/ is built.
+    env: { ...process.env, BATON_CLI_SOURCE: '1', BATON_HOME: cwd, BATON_LOG_LEVEL: 'warn', ...env },
     stdio: ['ignore', 'pipe', 'pipe'],
   });
   let out = '';

@@ -4,7 +4,7 @@
  * whose epoch is not the run's current one changes nothing.
  */
 import type { CancelNotice, LeaseRef, LeaseRenewal, NewLog } from '../types.js';
-import type { Tx } from './connection.js';
+import { PREPARED, type Tx } from './connection.js';
 
 const LEASED = `status IN ('Running', 'Retrying', 'Cancelling')`;
 
@@ -13,7 +13,9 @@ export async function renewLeases(
   request: { workerId: string; leaseMs: number; leases: readonly LeaseRef[] },
 ): Promise<LeaseRenewal> {
   const { t, now } = tx;
-  await tx.query(`UPDATE ${t.workers} SET heartbeat_at = $1 WHERE id = $2`, [now, request.workerId]);
+  // A renewal lost in a database crash is redone by the next heartbeat (the WAL writer flushes within 600 ms).
+  tx.skipCommitFlush();
+  await tx.query(`UPDATE ${t.workers} SET heartbeat_at = $1 WHERE id = $2`, [now, request.workerId], PREPARED);
   const lost: string[] = [];
   if (request.leases.length > 0) {
     // Lock in id order, like settlements, so the two never deadlock.
@@ -26,6 +28,7 @@ export async function renewLeases(
        )
        UPDATE ${t.runs} r SET lease_expires_at = $3 FROM held WHERE r.id = held.id RETURNING r.id`,
       [request.leases.map((l) => l.runId), request.leases.map((l) => l.epoch), now + request.leaseMs],
+      PREPARED,
     );
     const kept = new Set(renewed.rows.map((row) => row.id));
     for (const lease of request.leases) if (!kept.has(lease.runId)) lost.push(lease.runId);
@@ -39,6 +42,7 @@ export async function renewLeases(
   }>(
     `SELECT id, lease_epoch, cancel_reason, cancel_requested_at FROM ${t.runs} WHERE lease_owner = $1 AND status = 'Cancelling'`,
     [request.workerId],
+    PREPARED,
   );
   const cancelRequested: CancelNotice[] = cancelling.rows
     .filter((row) => epochs.get(row.id) === row.lease_epoch)

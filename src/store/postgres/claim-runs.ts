@@ -13,7 +13,7 @@
  */
 import { admit } from '../../engine/flow-control.js';
 import type { ClaimRequest, RunRow } from '../types.js';
-import type { PgConnection, Tx } from './connection.js';
+import { type PgConnection, PREPARED, type Tx } from './connection.js';
 import { GATED_DUE, type GatedCandidate, loadCandidates, loadSnapshot, lockAdmission, recordAdmission } from './flow.js';
 import { type PgRunRow, RUN_COLUMNS, runColumns, toRunRow } from './rows.js';
 
@@ -56,7 +56,12 @@ export async function claimRuns(c: PgConnection, request: ClaimRequest): Promise
   if (request.limit <= 0 || request.taskNames.length === 0) return [];
   const first = await c.tx(async (tx) => {
     const isGatedDue = await wakeSleepers(tx, request);
-    if (!isGatedDue) return { isGated: false, runs: await claimPlain(tx, request, request.limit) };
+    if (!isGatedDue) {
+      // Lost in a database crash, a plain claim is only undone: its worker's writes are then fenced.
+      // Gated admissions (flow holds, rate-limit hits) are flushed as usual.
+      tx.skipCommitFlush();
+      return { isGated: false, runs: await claimPlain(tx, request, request.limit) };
+    }
     await lockAdmission(tx, request.namespace);
     return { isGated: true, runs: await claimGated(tx, request) };
   });
@@ -93,6 +98,7 @@ async function wakeSleepers(tx: Tx, request: ClaimRequest): Promise<boolean> {
      SELECT EXISTS (SELECT 1 FROM woke WHERE gate IS NOT NULL)
        OR EXISTS (SELECT 1 FROM ${t.runs} WHERE ${GATED_DUE}) AS gated`,
     [request.namespace, now, request.taskNames],
+    PREPARED,
   );
   return result.rows[0]?.gated === true;
 }
@@ -114,6 +120,7 @@ async function claimPlain(tx: Tx, request: ClaimRequest, limit: number): Promise
      ), ${claimAndRecord(t, { now: '$2', worker: '$5', lease: '$6', order: 'priority DESC, available_at, id' })}
      SELECT ${RUN_COLUMNS} FROM claimed ORDER BY priority DESC, available_at, id`,
     [request.namespace, now, request.taskNames, limit, request.workerId, request.leaseMs],
+    PREPARED,
   );
   return result.rows.map(toRunRow);
 }

@@ -25,9 +25,33 @@ export const DEFAULT_POOL_SIZE = 10;
  */
 export const QUERY_TIMEOUT_MS = 10_000;
 
+export interface QueryOptions {
+  /**
+   * Prepare the statement once per connection (a named statement), so later runs skip parsing and,
+   * once PostgreSQL settles on a generic plan, planning: for the statements of the claim and settle
+   * path, whose text never varies. Not for texts built per call (each would stay prepared).
+   */
+  prepare?: boolean;
+}
+
+/** For the hot statements: `tx.query(sql, params, PREPARED)`. */
+export const PREPARED: QueryOptions = { prepare: true };
+
+/** The names of prepared statements, one per text (the schema is part of the text). */
+const statementNames = new Map<string, string>();
+
 /** A statement bounded by QUERY_TIMEOUT_MS (pg reads `query_timeout` from a query's config; its types omit it). */
-function bounded(text: string, values?: unknown[]): QueryConfig {
-  return { text, values, query_timeout: QUERY_TIMEOUT_MS } as QueryConfig;
+function bounded(text: string, values?: unknown[], options?: QueryOptions): QueryConfig {
+  const config = { text, values, query_timeout: QUERY_TIMEOUT_MS } as QueryConfig;
+  if (options?.prepare) {
+    let name = statementNames.get(text);
+    if (name === undefined) {
+      name = `baton_${statementNames.size + 1}`;
+      statementNames.set(text, name);
+    }
+    config.name = name;
+  }
+  return config;
 }
 const DB_NOW = '(extract(epoch from clock_timestamp()) * 1000)::bigint';
 const MAX_TX_RETRIES = 5;
@@ -95,11 +119,21 @@ export interface Tx {
   /** The transaction's time (epoch ms). */
   readonly now: number;
   readonly t: Tables;
-  query<R extends QueryResultRow = QueryResultRow>(sql: string, params?: unknown[]): Promise<QueryResult<R>>;
+  query<R extends QueryResultRow = QueryResultRow>(
+    sql: string,
+    params?: unknown[],
+    options?: QueryOptions,
+  ): Promise<QueryResult<R>>;
   /** A user's statement (ctx.transaction): not bounded by QUERY_TIMEOUT_MS, which is for Baton's own. */
   userQuery<R extends QueryResultRow = QueryResultRow>(sql: string, params?: unknown[]): Promise<QueryResult<R>>;
   /** Queues a wake-up, sent with pg_notify just before COMMIT. */
   notify(note: Note): void;
+  /**
+   * Commits without waiting for the WAL flush (synchronous_commit off, this transaction only): for
+   * writes a database crash may lose because they are redone anyway (a plain claim, whose worker
+   * then finds its lease gone, or a lease renewal). It saves a disk flush on the claim path.
+   */
+  skipCommitFlush(): void;
 }
 
 /** Loads `pg` lazily (an optional peer dependency). */
@@ -164,10 +198,14 @@ export class PgConnection {
    * One read on any pooled connection (autocommit; writes go through `tx`). A read whose
    * connection was lost (a pooled connection the server closed) is run again.
    */
-  async query<R extends QueryResultRow = QueryResultRow>(sql: string, params?: unknown[]): Promise<QueryResult<R>> {
+  async query<R extends QueryResultRow = QueryResultRow>(
+    sql: string,
+    params?: unknown[],
+    options?: QueryOptions,
+  ): Promise<QueryResult<R>> {
     for (let attempt = 1; ; attempt++) {
       try {
-        return await this.pool.query<R>(bounded(sql, params));
+        return await this.pool.query<R>(bounded(sql, params, options));
       } catch (error) {
         if (attempt < MAX_TX_RETRIES && isConnectionError(error) && !isTimeout(error)) {
           await backoff(attempt);
@@ -193,13 +231,17 @@ export class PgConnection {
         this.guard(client);
         const now = await this.begin(client);
         const notes: Note[] = [];
+        let commit = 'COMMIT';
         const c = client;
         const tx: Tx = {
           now,
           t: this.t,
-          query: (sql, params) => c.query(bounded(sql, params)),
+          query: (sql, params, options) => c.query(bounded(sql, params, options)),
           userQuery: (sql, params) => c.query(sql, params),
           notify: (note) => notes.push(note),
+          skipCommitFlush: () => {
+            commit = 'SET LOCAL synchronous_commit = off; COMMIT';
+          },
         };
         const result = await fn(tx);
         const payloads = encodeNotes(notes);
@@ -208,9 +250,9 @@ export class PgConnection {
           // One round trip for the wake-ups and the commit: a simple-protocol query cannot take
           // parameters, so the (our own JSON) payloads are escaped as literals.
           const calls = payloads.map((p) => `pg_notify(${c.escapeLiteral(this.channel)}, ${c.escapeLiteral(p)})`).join(', ');
-          await c.query(bounded(`SELECT ${calls}; COMMIT`));
+          await c.query(bounded(`SELECT ${calls}; ${commit}`));
         } else {
-          await c.query(bounded('COMMIT'));
+          await c.query(bounded(commit));
         }
         client.release();
         return result;

@@ -14,7 +14,7 @@ import { cancelledError } from '../../engine/run-rules.js';
 import { STATE_TYPE } from '../../engine/states.js';
 import { IdempotencyConflictError } from '../../errors.js';
 import type { CreatedRun, NewRun, StoredWaitingOn } from '../types.js';
-import type { Tx } from './connection.js';
+import { PREPARED, type Tx } from './connection.js';
 import { decideEnqueue, type EnqueueDecision, insertHolds, lockEnqueueKeys, needsEnqueueDecision } from './flow.js';
 import { insertStates } from './state-writes.js';
 
@@ -154,21 +154,23 @@ async function flush(tx: Tx, namespace: string, pending: Pending): Promise<boole
    SELECT i.id, 0, st.type, i.status, $3, i.waiting_on
    FROM inserted i JOIN json_to_recordset($4::json) AS st(name text, type text) ON st.name = i.status`,
     [JSON.stringify(rows), namespace, now, JSON.stringify(STATE_TYPE_ROWS)],
+    PREPARED,
   );
   await insertHolds(tx, namespace, runs);
   const members = runs.filter((run) => run.transactionId !== undefined);
   if (members.length > 0) {
     await tx.query(
-      `UPDATE ${t.runs} r SET transaction_id = x.txn FROM json_to_recordset($1::json) AS x(id text, txn text) WHERE r.id = x.id`,
-      [JSON.stringify(members.map((run) => ({ id: run.id, txn: run.transactionId })))],
+      `UPDATE ${t.runs} r SET transaction_id = x.txn FROM json_to_recordset($1::json) AS x(id text, txn text)
+       WHERE r.id = x.id AND r.id = ANY($2::text[])`,
+      [JSON.stringify(members.map((run) => ({ id: run.id, txn: run.transactionId }))), members.map((run) => run.id)],
     );
   }
   if (rejected.length > 0) {
     await tx.query(
       `UPDATE ${t.runs} r SET status = 'Cancelled', cancel_reason = x.reason, cancel_requested_at = $2, error = x.error,
          finished_at = $2, waiting_on = NULL
-       FROM json_to_recordset($1::json) AS x(id text, reason text, error json) WHERE r.id = x.id`,
-      [JSON.stringify(rejected.map((r) => ({ ...r, error: cancelledError(r.reason) }))), now],
+       FROM json_to_recordset($1::json) AS x(id text, reason text, error json) WHERE r.id = x.id AND r.id = ANY($3::text[])`,
+      [JSON.stringify(rejected.map((r) => ({ ...r, error: cancelledError(r.reason) }))), now, rejected.map((r) => r.id)],
     );
     await insertStates(
       tx,

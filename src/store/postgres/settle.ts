@@ -12,7 +12,7 @@ import type { NewLog, Settlement, StoredWaitingOn } from '../types.js';
 import { advanceWorkflows } from './advance-workflow.js';
 import { insertLogs } from './attempt-writes.js';
 import { recordCacheEntry } from './cache.js';
-import type { Tx } from './connection.js';
+import { PREPARED, type Tx } from './connection.js';
 import { type AttemptEnd, closeAttempts, insertStates, type NewState } from './state-writes.js';
 import { forgetFailedSteps, registerEventWait } from './steps.js';
 
@@ -38,6 +38,7 @@ export async function settle(tx: Tx, logs: readonly NewLog[], settlements: reado
     `SELECT id, namespace, status, attempt, lease_epoch, cancel_reason, workflow_run_id, flow IS NOT NULL AS has_flow FROM ${t.runs}
      WHERE id = ANY($1::text[]) ORDER BY id FOR UPDATE`,
     [ids],
+    PREPARED,
   );
   const rows = new Map(locked.rows.map((row) => [row.id, row]));
   const completed: { id: string; output: string | null }[] = [];
@@ -158,11 +159,14 @@ export async function settle(tx: Tx, logs: readonly NewLog[], settlements: reado
     return next;
   });
   if (completed.length > 0) {
+    // `id = ANY(…)` shows the planner how few rows this touches: joined on the JSON rows alone, it
+    // guesses 100 of them and may hash-join them against a scan of the whole table.
     await tx.query(
       `UPDATE ${t.runs} r SET status = 'Completed', output = x.output, error = NULL, finished_at = $2,
          lease_owner = NULL, lease_expires_at = NULL, deadline_at = NULL, updated_at = $2
-       FROM json_to_recordset($1::json) AS x(id text, output text) WHERE r.id = x.id`,
-      [JSON.stringify(completed), now],
+       FROM json_to_recordset($1::json) AS x(id text, output text) WHERE r.id = x.id AND r.id = ANY($3::text[])`,
+      [JSON.stringify(completed), now, completed.map((c) => c.id)],
+      PREPARED,
     );
   }
   for (const write of others) await write();

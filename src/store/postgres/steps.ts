@@ -1,7 +1,7 @@
 /** Recorded steps of durable tasks: load in call order, record (first writer wins, fenced). */
 import type { SerializedError } from '../../errors.js';
 import type { EventRow, LeaseRef, NewStep, StepKind, StepRow, StepTransactionResult, UserTransaction } from '../types.js';
-import type { PgConnection, Tx } from './connection.js';
+import { type PgConnection, PREPARED, type Tx } from './connection.js';
 
 interface PgStepRow {
   run_id: string;
@@ -18,6 +18,7 @@ export async function loadSteps(c: PgConnection, runId: string): Promise<StepRow
   const result = await c.query<PgStepRow>(
     `SELECT run_id, step_key, seq, kind, output, error, attempt, created_at FROM ${c.t.steps} WHERE run_id = $1 ORDER BY seq`,
     [runId],
+    PREPARED,
   );
   return result.rows.map(toStepRow);
 }
@@ -40,6 +41,7 @@ export async function recordSteps(tx: Tx, lease: LeaseRef, steps: readonly NewSt
   const leased = await tx.query(
     `SELECT 1 FROM ${tx.t.runs} WHERE id = $1 AND lease_epoch = $2 AND status IN ('Running', 'Retrying', 'Cancelling') FOR UPDATE`,
     [lease.runId, lease.epoch],
+    PREPARED,
   );
   if ((leased.rowCount ?? 0) === 0) return false;
   if (steps.length === 0) return true;
@@ -49,6 +51,7 @@ export async function recordSteps(tx: Tx, lease: LeaseRef, steps: readonly NewSt
      FROM json_to_recordset($4::json) AS s(key text, seq integer, kind text, output text, error json, attempt integer)
      ON CONFLICT (run_id, step_key) DO NOTHING`,
     [lease.runId, lease.epoch, tx.now, JSON.stringify(steps)],
+    PREPARED,
   );
   return true;
 }

@@ -12,9 +12,8 @@ import { advanceWorkflow } from './advance-workflow.js';
 import { recordCacheEntry } from './cache.js';
 import type { SqliteConnection } from './connection.js';
 import { closeAttempt, insertState } from './state-writes.js';
+import { IS_LEASED } from './status-sql.js';
 import { forgetFailedSteps, registerEventWait } from './steps.js';
-
-const LEASED = `status IN ('Running', 'Retrying', 'Cancelling')`;
 
 export function renewLeases(
   c: SqliteConnection,
@@ -22,7 +21,7 @@ export function renewLeases(
 ): LeaseRenewal {
   const now = c.now();
   c.stmt('UPDATE workers SET heartbeat_at = ? WHERE id = ?').run(now, request.workerId);
-  const renew = c.stmt(`UPDATE runs SET lease_expires_at = ? WHERE id = ? AND lease_epoch = ? AND ${LEASED}`);
+  const renew = c.stmt(`UPDATE runs SET lease_expires_at = ? WHERE id = ? AND lease_epoch = ? AND ${IS_LEASED}`);
   const lost: string[] = [];
   for (const lease of request.leases) {
     if (renew.run(now + request.leaseMs, lease.runId, lease.epoch).changes === 0) lost.push(lease.runId);
@@ -176,7 +175,7 @@ function applySettlement(c: SqliteConnection, s: Settlement, row: LeasedRow, nex
 export function saveCheckpoint(c: SqliteConnection, lease: LeaseRef, data: string): boolean {
   return (
     c
-      .stmt(`UPDATE runs SET checkpoint = ?, updated_at = ? WHERE id = ? AND lease_epoch = ? AND ${LEASED}`)
+      .stmt(`UPDATE runs SET checkpoint = ?, updated_at = ? WHERE id = ? AND lease_epoch = ? AND ${IS_LEASED}`)
       .run(data, c.now(), lease.runId, lease.epoch).changes > 0
   );
 }
@@ -184,7 +183,9 @@ export function saveCheckpoint(c: SqliteConnection, lease: LeaseRef, data: strin
 export function setProgress(c: SqliteConnection, lease: LeaseRef, progress: number, message: string | null): boolean {
   return (
     c
-      .stmt(`UPDATE runs SET progress = ?, progress_message = ?, updated_at = ? WHERE id = ? AND lease_epoch = ? AND ${LEASED}`)
+      .stmt(
+        `UPDATE runs SET progress = ?, progress_message = ?, updated_at = ? WHERE id = ? AND lease_epoch = ? AND ${IS_LEASED}`,
+      )
       .run(progress, message, c.now(), lease.runId, lease.epoch).changes > 0
   );
 }
@@ -192,13 +193,13 @@ export function setProgress(c: SqliteConnection, lease: LeaseRef, progress: numb
 export function setDeadline(c: SqliteConnection, lease: LeaseRef, deadlineAt: number | null): boolean {
   return (
     c
-      .stmt(`UPDATE runs SET deadline_at = ? WHERE id = ? AND lease_epoch = ? AND ${LEASED}`)
+      .stmt(`UPDATE runs SET deadline_at = ? WHERE id = ? AND lease_epoch = ? AND ${IS_LEASED}`)
       .run(deadlineAt, lease.runId, lease.epoch).changes > 0
   );
 }
 
 export function appendStream(c: SqliteConnection, lease: LeaseRef, data: string): number | null {
-  const fenced = c.stmt(`SELECT 1 FROM runs WHERE id = ? AND lease_epoch = ? AND ${LEASED}`).get(lease.runId, lease.epoch);
+  const fenced = c.stmt(`SELECT 1 FROM runs WHERE id = ? AND lease_epoch = ? AND ${IS_LEASED}`).get(lease.runId, lease.epoch);
   if (!fenced) return null;
   const row = c.stmt('SELECT COALESCE(MAX(seq), 0) + 1 AS seq FROM stream_chunks WHERE run_id = ?').get(lease.runId) as {
     seq: number;

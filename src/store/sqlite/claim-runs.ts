@@ -11,6 +11,7 @@ import type { SqliteConnection } from './connection.js';
 import { loadCandidates, loadSnapshot, recordAdmission } from './flow.js';
 import { RUN_COLUMNS, type SqlRunRow, toRunRow } from './rows.js';
 import { insertState } from './state-writes.js';
+import { IS_QUEUED } from './status-sql.js';
 
 const CLAIMED = `status = CASE WHEN attempt = 0 THEN 'Running' ELSE 'Retrying' END,
     lease_epoch = lease_epoch + 1,
@@ -26,7 +27,7 @@ const CLAIM_SQL = `UPDATE runs SET ${CLAIMED}
   WHERE id IN (
     SELECT id FROM runs INDEXED BY runs_queue
     WHERE namespace = @namespace
-      AND status IN ('Scheduled', 'Pending', 'AwaitingRetry')
+      AND ${IS_QUEUED}
       AND gate IS NULL
       AND available_at <= @now
       AND (schedule_deadline_at IS NULL OR schedule_deadline_at > @now)
@@ -36,7 +37,7 @@ const CLAIM_SQL = `UPDATE runs SET ${CLAIMED}
   RETURNING ${RUN_COLUMNS}`;
 
 const CLAIM_ONE_SQL = `UPDATE runs SET ${CLAIMED}
-  WHERE id = @id AND status IN ('Scheduled', 'Pending', 'AwaitingRetry')
+  WHERE id = @id AND ${IS_QUEUED}
   RETURNING ${RUN_COLUMNS}, workflow_run_id AS wf`;
 
 /** How many runs of one group admission looks at per claim, and in all. */
@@ -58,7 +59,7 @@ function wakeSleepers(c: SqliteConnection, namespace: string, tasks: string, now
 function hasGatedWork(c: SqliteConnection, namespace: string, now: number): boolean {
   return (
     c
-      .stmt(`SELECT 1 FROM runs INDEXED BY runs_gated WHERE namespace = ? AND status IN ('Scheduled', 'Pending', 'AwaitingRetry')
+      .stmt(`SELECT 1 FROM runs INDEXED BY runs_gated WHERE namespace = ? AND ${IS_QUEUED}
         AND gate IS NOT NULL AND available_at <= ? LIMIT 1`)
       .get(namespace, now) !== undefined
   );

@@ -19,6 +19,7 @@ import { advanceWorkflow } from './advance-workflow.js';
 import type { SqliteConnection } from './connection.js';
 import { RUN_COLUMNS, type SqlRunRow, toRunRow } from './rows.js';
 import { closeAttempt, insertState } from './state-writes.js';
+import { IS_LEASED, IS_QUEUED } from './status-sql.js';
 import { forgetFailedSteps } from './steps.js';
 
 function getRun(c: SqliteConnection, namespace: string, runId: string): RunRow | undefined {
@@ -111,9 +112,7 @@ export function sweep(c: SqliteConnection): SweepResult {
   const now = c.now();
   const result: SweepResult = { requeued: [], crashed: [], timedOut: [], cancelled: [] };
   const expired = (
-    c
-      .stmt(`SELECT ${RUN_COLUMNS} FROM runs WHERE status IN ('Running', 'Retrying', 'Cancelling') AND lease_expires_at < ?`)
-      .all(now) as SqlRunRow[]
+    c.stmt(`SELECT ${RUN_COLUMNS} FROM runs WHERE ${IS_LEASED} AND lease_expires_at < ?`).all(now) as SqlRunRow[]
   ).map(toRunRow);
   const workerName = c.stmt('SELECT name FROM workers WHERE id = ?');
   for (const run of expired) {
@@ -151,7 +150,7 @@ export function sweep(c: SqliteConnection): SweepResult {
   const late = (
     c
       .stmt(`SELECT ${RUN_COLUMNS} FROM runs WHERE schedule_deadline_at IS NOT NULL AND schedule_deadline_at <= ?
-        AND status IN ('Scheduled', 'Pending', 'AwaitingRetry')`)
+        AND ${IS_QUEUED}`)
       .all(now) as SqlRunRow[]
   ).map(toRunRow);
   for (const run of late) {

@@ -18,6 +18,7 @@ import type { CancelResult, NewRun } from '../types.js';
 import type { SqliteConnection } from './connection.js';
 import { requestCancel } from './control.js';
 import { listWorkers } from './reads.js';
+import { IS_QUEUED } from './status-sql.js';
 
 /** Loads what admission needs to judge `candidates` (only the keys they name). */
 export function loadSnapshot(
@@ -83,7 +84,7 @@ export function loadCandidates(
       FROM (SELECT id, queue_key, priority, available_at, flow, workflow_run_id,
               ROW_NUMBER() OVER (PARTITION BY gate ORDER BY priority DESC, available_at, id) - 1 AS rank
             FROM runs INDEXED BY runs_gated
-            WHERE namespace = @namespace AND status IN ('Scheduled', 'Pending', 'AwaitingRetry') AND gate IS NOT NULL
+            WHERE namespace = @namespace AND ${IS_QUEUED} AND gate IS NOT NULL
               AND available_at <= @now AND (schedule_deadline_at IS NULL OR schedule_deadline_at > @now)
               AND queue_key IN (SELECT value FROM json_each(@tasks))) g
       WHERE rank < @perGroup

@@ -84,5 +84,11 @@ export const migrations: Migration[] = [
     "name": "event_idempotency",
     "checksum": "5cf34229b4318cc9",
     "sql": "-- Events pushed with an idempotency key (DESIGN.md §2.8): a repeat of the key in the\n-- namespace within the idempotency window stores nothing and wakes nothing; it returns\n-- the first event. After the window the key moves to the new event.\nALTER TABLE events ADD COLUMN idempotency_key TEXT;\nCREATE UNIQUE INDEX events_idempotency ON events (namespace, idempotency_key) WHERE idempotency_key IS NOT NULL;\n"
+  },
+  {
+    "id": 16,
+    "name": "fast_status_changes",
+    "checksum": "3418850dc216d626",
+    "sql": "-- Status changes without a temporary b-tree per UPDATE (docs/decisions/0011).\n-- 1. The flow-hold release moves from a trigger to the code that records each\n--    state change (state-writes.ts): with any trigger on `runs`, SQLite cannot\n--    update a row in one pass.\n-- 2. The partial indexes test the status with comparisons, not IN lists of\n--    three values, which SQLite evaluates through a temporary b-tree built for\n--    every UPDATE that maintains the index (src/store/sqlite/status-sql.ts has\n--    the same texts, which queries must repeat to use these indexes).\nDROP TRIGGER IF EXISTS runs_flow_release;\n\nDROP INDEX runs_leased;\nCREATE INDEX runs_leased ON runs (lease_expires_at)\n  WHERE (status = 'Running' OR status = 'Retrying' OR status = 'Cancelling');\nDROP INDEX runs_due;\nCREATE INDEX runs_due ON runs (namespace, available_at)\n  WHERE (status = 'Scheduled' OR status = 'Pending' OR status = 'AwaitingRetry');\nDROP INDEX runs_queue;\nCREATE INDEX runs_queue ON runs (namespace, priority DESC, available_at, id)\n  WHERE (status = 'Scheduled' OR status = 'Pending' OR status = 'AwaitingRetry') AND gate IS NULL;\nDROP INDEX runs_gated;\nCREATE INDEX runs_gated ON runs (namespace, gate, priority DESC, available_at, id)\n  WHERE (status = 'Scheduled' OR status = 'Pending' OR status = 'AwaitingRetry') AND gate IS NOT NULL;\n"
   }
 ];

@@ -27,6 +27,7 @@ import {
   toStateRow,
   toWorkerRow,
 } from './rows.js';
+import { IS_QUEUED } from './status-sql.js';
 
 export function getRun(c: SqliteConnection, namespace: string, runId: string): RunRow | undefined {
   const row = c.stmt(`SELECT ${RUN_COLUMNS} FROM runs WHERE id = ? AND namespace = ?`).get(runId, namespace) as
@@ -177,7 +178,7 @@ export function nextDueAt(c: SqliteConnection, namespace: string, taskNames: rea
   const now = c.now();
   const queued = c
     .stmt(`SELECT MIN(available_at) AS due FROM runs INDEXED BY runs_due
-      WHERE namespace = ? AND status IN ('Scheduled', 'Pending', 'AwaitingRetry') AND available_at > ?
+      WHERE namespace = ? AND ${IS_QUEUED} AND available_at > ?
       AND queue_key IN (SELECT value FROM json_each(?))`)
     .get(namespace, now, tasks) as { due: number | null };
   const sleeping = c

@@ -1,7 +1,7 @@
 /** Small writes shared by every SQLite operation: a state row, an attempt's end. */
 
 import { typeOf } from '../../engine/run-rules.js';
-import { isTerminal } from '../../engine/states.js';
+import { isTerminal, LEASED_STATES } from '../../engine/states.js';
 import type { StateName } from '../../engine/types.js';
 import type { SerializedError } from '../../errors.js';
 import type { AttemptOutcome, StoredWaitingOn } from '../types.js';
@@ -28,11 +28,23 @@ export function insertState(
     extra.error ? JSON.stringify(extra.error) : null,
     extra.waitingOn ? JSON.stringify(extra.waitingOn) : null,
   );
+  releaseFlowHolds(c, runId, name);
   // A durable parent waiting on this run (ctx.runChild) wakes when it ends.
   if (isTerminal(name)) {
     c.stmt(`UPDATE runs SET wake_at = ? WHERE status = 'Waiting' AND id = (SELECT parent_run_id FROM runs WHERE id = ?)
       AND json_extract(waiting_on, '$.childRunId') = ?`).run(at, runId, runId);
   }
+}
+
+/**
+ * Every status change records a state row, so this is where a run that stops executing frees its
+ * concurrency keys and a run that ends forgets them (the count stays exact). On SQLite this is not
+ * a trigger: any trigger on `runs` makes every UPDATE of it about 3× slower (docs/decisions/0011-hot-path-costs.md).
+ */
+function releaseFlowHolds(c: SqliteConnection, runId: string, name: StateName): void {
+  if (LEASED_STATES.includes(name)) return;
+  if (isTerminal(name)) c.stmt('DELETE FROM flow_holds WHERE holder_id = ?').run(runId);
+  else c.stmt('UPDATE flow_holds SET held = 0 WHERE holder_id = ? AND held = 1').run(runId);
 }
 
 export function closeAttempt(c: SqliteConnection, runId: string, epoch: number, outcome: AttemptOutcome, at: number): void {

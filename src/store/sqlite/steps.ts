@@ -2,6 +2,7 @@
 import type { SerializedError } from '../../errors.js';
 import type { EventRow, LeaseRef, NewStep, StepKind, StepRow, StepTransactionResult, UserTransaction } from '../types.js';
 import type { SqliteConnection } from './connection.js';
+import { IS_LEASED } from './status-sql.js';
 
 interface SqlStepRow {
   run_id: string;
@@ -32,9 +33,7 @@ export function loadSteps(c: SqliteConnection, runId: string): StepRow[] {
 }
 
 export function recordSteps(c: SqliteConnection, lease: LeaseRef, steps: readonly NewStep[]): boolean {
-  const leased = c
-    .stmt(`SELECT 1 FROM runs WHERE id = ? AND lease_epoch = ? AND status IN ('Running', 'Retrying', 'Cancelling')`)
-    .get(lease.runId, lease.epoch);
+  const leased = c.stmt(`SELECT 1 FROM runs WHERE id = ? AND lease_epoch = ? AND ${IS_LEASED}`).get(lease.runId, lease.epoch);
   if (!leased) return false;
   const insert = c.stmt(`INSERT INTO steps (run_id, step_key, seq, kind, output, error, attempt, epoch, created_at)
     VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT (run_id, step_key) DO NOTHING`);
@@ -80,9 +79,7 @@ export async function runStepTransaction<T>(
   let result: StepTransactionResult<T> | undefined;
   try {
     await c.writeAsync(async () => {
-      const leased = c
-        .stmt(`SELECT 1 FROM runs WHERE id = ? AND lease_epoch = ? AND status IN ('Running', 'Retrying', 'Cancelling')`)
-        .get(lease.runId, lease.epoch);
+      const leased = c.stmt(`SELECT 1 FROM runs WHERE id = ? AND lease_epoch = ? AND ${IS_LEASED}`).get(lease.runId, lease.epoch);
       if (!leased) {
         result = { outcome: 'fenced' };
         throw new Rollback();
