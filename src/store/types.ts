@@ -314,6 +314,12 @@ export interface StepRow {
 
 export type NewStep = Omit<StepRow, 'runId' | 'createdAt'>;
 
+/** Steps of one attempt, fenced by its lease. */
+export interface StepGroup {
+  lease: LeaseRef;
+  steps: readonly NewStep[];
+}
+
 /** SQL on Baton's own connection inside a step's transaction: `$1, $2, …` placeholders on both stores. */
 export interface UserTransaction {
   query<R = Record<string, unknown>>(sql: string, params?: readonly unknown[]): Promise<{ rows: R[]; rowCount: number }>;
@@ -515,10 +521,11 @@ export interface Store {
   /** Recorded steps of a run, in call order. */
   loadSteps(runId: string): Promise<StepRow[]>;
   /**
-   * Records steps (first writer wins per key), fenced by the lease. `false` when the
-   * lease was lost (nothing written).
+   * Records steps (first writer wins per key), each group fenced by its lease, all in one
+   * transaction (the steps of many attempts share a commit). Per group, `false` when its lease
+   * was lost (nothing of it written).
    */
-  recordSteps(lease: LeaseRef, steps: readonly NewStep[]): Promise<boolean>;
+  recordSteps(batch: readonly StepGroup[]): Promise<boolean[]>;
   /**
    * Runs `fn` in one database transaction that also records the step (its output
    * from `encode`), fenced by the lease: the user's writes and the record commit

@@ -56,6 +56,7 @@ import type { Notifier } from '../store/notifier.js';
 import type { LeaseRef, RunRow, Settlement, Store } from '../store/types.js';
 import { checkCache } from './attempt-cache.js';
 import { DurableSteps, type SuspendWaitFor } from './durable-steps.js';
+import type { StepQueue } from './step-queue.js';
 import type { TaskDefinition } from './task-definition.js';
 import type { WriteQueue } from './write-queue.js';
 
@@ -65,6 +66,8 @@ export interface AttemptHost {
   readonly namespace: string;
   readonly logger: Logger;
   readonly writes: WriteQueue;
+  /** Step records of durable attempts, batched across attempts. */
+  readonly steps: StepQueue;
   readonly notifier: Notifier;
   readonly workerInfo: WorkerInfo;
   readonly lifespan: unknown;

@@ -64,7 +64,7 @@ export class DurableSteps implements DurableControl {
   async record(step: StepRecord): Promise<void> {
     const steps = [...this.#pending.splice(0), step];
     const ok = await retried(() =>
-      this.#host.store.recordSteps(
+      this.#host.steps.record(
         this.#lease,
         steps.map((s) => ({ ...s, attempt: this.#attempt })),
       ),
@@ -96,7 +96,7 @@ export class DurableSteps implements DurableControl {
     if (this.#pending.length === 0) return;
     const steps = this.#pending.splice(0);
     await retried(() =>
-      this.#host.store.recordSteps(
+      this.#host.steps.record(
         this.#lease,
         steps.map((s) => ({ ...s, attempt: this.#attempt })),
       ),

@@ -14,6 +14,7 @@ import { type Logger, RepeatedWarning } from '../logger.js';
 import type { Notifier } from '../store/notifier.js';
 import type { RunRow, Store } from '../store/types.js';
 import { Attempt, type AttemptHost } from './attempt.js';
+import { StepQueue } from './step-queue.js';
 import type { TaskDefinition } from './task-definition.js';
 import { WriteQueue } from './write-queue.js';
 
@@ -66,6 +67,7 @@ export class Worker {
   #store: Store | undefined;
   #notifier: Notifier | undefined;
   #writes: WriteQueue | undefined;
+  #steps: StepQueue | undefined;
   #lifespanValue: unknown;
   #secret: Buffer = Buffer.alloc(0);
   #lifespanGenerator: AsyncGenerator<unknown, void, void> | undefined;
@@ -136,6 +138,7 @@ export class Worker {
       this.#store = await this.#runtime.store();
       this.#notifier = await this.#runtime.notifier();
       this.#writes = new WriteQueue(this.#store, this.#runtime.logger);
+      this.#steps = new StepQueue(this.#store);
       this.#secret = Buffer.from(await this.#store.secret(), 'base64url');
       await this.#syncStoreClock(this.#store);
       this.#lifespanValue = await this.#openLifespan();
@@ -374,6 +377,7 @@ export class Worker {
       namespace: this.#runtime.namespace,
       logger: this.#runtime.logger,
       writes: this.#writes as WriteQueue,
+      steps: this.#steps as StepQueue,
       notifier: this.#notifier as Notifier,
       workerInfo: info,
       lifespan: this.#lifespanValue,

@@ -171,7 +171,7 @@ describeEachStore('database faults', (backend) => {
     await holder.query('BEGIN');
     await holder.query('SELECT 1 FROM runs WHERE id = $1 FOR UPDATE', [run.id]);
     const step = { key: 's1', seq: 0, kind: 'step' as const, output: '"one"', error: null, attempt: 0 };
-    const recording = store.recordSteps({ runId: run.id, epoch: 1 }, [step]);
+    const recording = store.recordSteps([{ lease: { runId: run.id, epoch: 1 }, steps: [step] }]);
     const [first] = await waitFor(
       async () => {
         const pids = await lockWaiters(admin, '%FOR UPDATE%');
@@ -185,7 +185,7 @@ describeEachStore('database faults', (backend) => {
       message: 'the record to be retried',
     });
     await holder.query('ROLLBACK');
-    expect(await recording).toBe(true);
+    expect(await recording).toEqual([true]);
     expect((await store.loadSteps(run.id)).map((s) => [s.key, s.output])).toEqual([['s1', '"one"']]);
   });
 

@@ -100,6 +100,28 @@ describeEachStore('store contract', (backend) => {
     ]);
   });
 
+  it('records the steps of several attempts in one batch, each group fenced by its own lease', async () => {
+    const [a, b, c] = [newRun(), newRun(), newRun()];
+    await store.createRuns(NS, [a, b, c]);
+    expect(await claim('w1')).toHaveLength(3);
+    await store.settle([], [{ kind: 'complete', runId: c.id, epoch: 1, output: null }]);
+    const step = (key: string, output: string) => ({ key, seq: 0, kind: 'step' as const, output, error: null, attempt: 0 });
+    const fenced = await store.recordSteps([
+      { lease: { runId: a.id, epoch: 1 }, steps: [step('s#1', '"a1"'), step('s#2', '"a2"')] },
+      { lease: { runId: b.id, epoch: 2 }, steps: [step('s#1', '"stale"')] },
+      { lease: { runId: c.id, epoch: 1 }, steps: [step('s#1', '"ended"')] },
+      { lease: { runId: a.id, epoch: 1 }, steps: [step('s#1', '"second writer"')] },
+    ]);
+    expect(fenced).toEqual([true, false, false, true]);
+    expect((await store.loadSteps(a.id)).map((s) => [s.key, s.output])).toEqual([
+      ['s#1', '"a1"'],
+      ['s#2', '"a2"'],
+    ]);
+    expect(await store.loadSteps(b.id)).toEqual([]);
+    expect(await store.loadSteps(c.id)).toEqual([]);
+    expect(await store.recordSteps([])).toEqual([]);
+  });
+
   it('fences stale epochs: a settle, a log or a lease write with an old epoch changes nothing', async () => {
     const run = newRun();
     await store.createRuns(NS, [run]);

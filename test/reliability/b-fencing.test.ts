@@ -118,8 +118,10 @@ describeEachStore('B. duplicate suppression and fencing', (backend: BackendName)
       });
       expect(renewal.lost).toEqual([handle.id]);
       expect(
-        await store.recordSteps(staleLease, [{ key: 'stale#1', seq: 99, kind: 'step', output: '1', error: null, attempt: 0 }]),
-      ).toBe(false);
+        await store.recordSteps([
+          { lease: staleLease, steps: [{ key: 'stale#1', seq: 99, kind: 'step', output: '1', error: null, attempt: 0 }] },
+        ]),
+      ).toEqual([false]);
       let ranStaleTx = false;
       const staleTx = await store.runStepTransaction(
         staleLease,

@@ -40,6 +40,7 @@ import type {
   ScheduleRow,
   Settlement,
   StateRow,
+  StepGroup,
   StepRow,
   StepTransactionResult,
   Store,
@@ -185,8 +186,8 @@ export class PostgresStore implements Store {
     return loadSteps(this.c, runId);
   }
 
-  recordSteps(lease: LeaseRef, steps: readonly NewStep[]): Promise<boolean> {
-    return this.c.tx((tx) => recordSteps(tx, lease, steps));
+  recordSteps(batch: readonly StepGroup[]): Promise<boolean[]> {
+    return this.c.tx((tx) => recordSteps(tx, batch));
   }
 
   runStepTransaction<T>(

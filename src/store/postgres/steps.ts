@@ -1,6 +1,15 @@
 /** Recorded steps of durable tasks: load in call order, record (first writer wins, fenced). */
 import type { SerializedError } from '../../errors.js';
-import type { EventRow, LeaseRef, NewStep, StepKind, StepRow, StepTransactionResult, UserTransaction } from '../types.js';
+import type {
+  EventRow,
+  LeaseRef,
+  NewStep,
+  StepGroup,
+  StepKind,
+  StepRow,
+  StepTransactionResult,
+  UserTransaction,
+} from '../types.js';
 import { type PgConnection, PREPARED, type Tx } from './connection.js';
 
 interface PgStepRow {
@@ -36,24 +45,33 @@ function toStepRow(row: PgStepRow): StepRow {
   };
 }
 
-export async function recordSteps(tx: Tx, lease: LeaseRef, steps: readonly NewStep[]): Promise<boolean> {
-  // Lock the run row: a settlement or takeover of this lease cannot interleave with the record.
-  const leased = await tx.query(
-    `SELECT 1 FROM ${tx.t.runs} WHERE id = $1 AND lease_epoch = $2 AND status IN ('Running', 'Retrying', 'Cancelling') FOR UPDATE`,
-    [lease.runId, lease.epoch],
+export async function recordSteps(tx: Tx, batch: readonly StepGroup[]): Promise<boolean[]> {
+  if (batch.length === 0) return [];
+  // Lock the runs (in id order, like settlements): a settlement or takeover of a lease cannot
+  // interleave with its record.
+  const leased = await tx.query<{ id: string; lease_epoch: number }>(
+    `SELECT id, lease_epoch FROM ${tx.t.runs} WHERE id = ANY($1::text[]) AND status IN ('Running', 'Retrying', 'Cancelling')
+     ORDER BY id FOR UPDATE`,
+    [[...new Set(batch.map((group) => group.lease.runId))]],
     PREPARED,
   );
-  if ((leased.rowCount ?? 0) === 0) return false;
-  if (steps.length === 0) return true;
-  await tx.query(
-    `INSERT INTO ${tx.t.steps} (run_id, step_key, seq, kind, output, error, attempt, epoch, created_at)
-     SELECT $1, s.key, s.seq, s.kind, s.output, s.error, s.attempt, $2, $3
-     FROM json_to_recordset($4::json) AS s(key text, seq integer, kind text, output text, error json, attempt integer)
-     ON CONFLICT (run_id, step_key) DO NOTHING`,
-    [lease.runId, lease.epoch, tx.now, JSON.stringify(steps)],
-    PREPARED,
+  const epochs = new Map(leased.rows.map((row) => [row.id, Number(row.lease_epoch)]));
+  const fenced = batch.map((group) => epochs.get(group.lease.runId) === group.lease.epoch);
+  const rows = batch.flatMap((group, i) =>
+    fenced[i] ? group.steps.map((step) => ({ ...step, run_id: group.lease.runId, epoch: group.lease.epoch })) : [],
   );
-  return true;
+  if (rows.length > 0) {
+    await tx.query(
+      `INSERT INTO ${tx.t.steps} (run_id, step_key, seq, kind, output, error, attempt, epoch, created_at)
+       SELECT s.run_id, s.key, s.seq, s.kind, s.output, s.error, s.attempt, s.epoch, $1
+       FROM json_to_recordset($2::json)
+         AS s(run_id text, epoch bigint, key text, seq integer, kind text, output text, error json, attempt integer)
+       ON CONFLICT (run_id, step_key) DO NOTHING`,
+      [tx.now, JSON.stringify(rows)],
+      PREPARED,
+    );
+  }
+  return fenced;
 }
 
 /** A retry runs failed steps again: their recorded errors are dropped, successes stay. */
@@ -146,7 +164,7 @@ export async function findWaitEvents(
 }
 
 export async function resolveWait(tx: Tx, lease: LeaseRef, step: NewStep, eventIds: readonly string[]): Promise<boolean> {
-  if (!(await recordSteps(tx, lease, [step]))) return false;
+  if (!(await recordSteps(tx, [{ lease, steps: [step] }]))[0]) return false;
   if (eventIds.length > 0) {
     await tx.query(`INSERT INTO ${tx.t.consumptions} (run_id, event_id) SELECT $1, unnest($2::text[]) ON CONFLICT DO NOTHING`, [
       lease.runId,

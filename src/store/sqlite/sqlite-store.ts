@@ -38,6 +38,7 @@ import type {
   ScheduleRow,
   Settlement,
   StateRow,
+  StepGroup,
   StepRow,
   StepTransactionResult,
   Store,
@@ -157,8 +158,8 @@ export class SqliteStore implements Store {
     return this.c.read(() => loadSteps(this.c, runId));
   }
 
-  recordSteps(lease: LeaseRef, steps: readonly NewStep[]): Promise<boolean> {
-    return this.c.write(() => recordSteps(this.c, lease, steps));
+  recordSteps(batch: readonly StepGroup[]): Promise<boolean[]> {
+    return this.c.write(() => batch.map((group) => recordSteps(this.c, group.lease, group.steps)));
   }
 
   runStepTransaction<T>(
