@@ -279,8 +279,9 @@ export class Worker {
   async #claimLoop(): Promise<void> {
     let failures = 0;
     while (this.#state === 'running') {
-      // A slot freed by a finished handler is reused at once, but at most `slots` results wait to be stored.
-      const free = Math.min(this.freeSlots, this.#settings.slots - this.#pendingResults.size);
+      // A slot freed by a finished handler is reused at once (the next claim overlaps the commit of
+      // the results), but at most 2 × slots results wait to be stored.
+      const free = Math.min(this.freeSlots, 2 * this.#settings.slots - this.#pendingResults.size);
       let claimed: RunRow[] = [];
       if (free > 0) {
         try {

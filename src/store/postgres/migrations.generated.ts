@@ -90,5 +90,11 @@ export const migrations: Migration[] = [
     "name": "event_idempotency",
     "checksum": "877a89ec381273a7",
     "sql": "-- Events pushed with an idempotency key (DESIGN.md §2.8): a repeat of the key in the\n-- namespace within the idempotency window stores nothing and wakes nothing; it returns\n-- the first event. After the window the key moves to the new event.\nALTER TABLE events ADD COLUMN idempotency_key text;\nCREATE UNIQUE INDEX events_idempotency ON events (namespace, idempotency_key) WHERE idempotency_key IS NOT NULL;\n"
+  },
+  {
+    "id": 16,
+    "name": "drop_redundant_index",
+    "checksum": "b05e4a985a71ed43",
+    "sql": "-- runs_workflow_tasks (workflow_run_id, kind) serves every lookup by workflow_run_id;\n-- runs_workflow_run only cost an index entry on every row version (docs/decisions/0011).\nDROP INDEX IF EXISTS runs_workflow_run;\n"
   }
 ];

@@ -20,3 +20,7 @@ CREATE INDEX runs_queue ON runs (namespace, priority DESC, available_at, id)
 DROP INDEX runs_gated;
 CREATE INDEX runs_gated ON runs (namespace, gate, priority DESC, available_at, id)
   WHERE (status = 'Scheduled' OR status = 'Pending' OR status = 'AwaitingRetry') AND gate IS NOT NULL;
+
+-- 3. runs_workflow_tasks (workflow_run_id, kind) serves every lookup by
+--    workflow_run_id; runs_workflow_run only cost an entry on every write.
+DROP INDEX IF EXISTS runs_workflow_run;
