@@ -9,7 +9,7 @@ import { runningStateFor } from '../../engine/states.js';
 import type { ClaimRequest, RunRow } from '../types.js';
 import type { SqliteConnection } from './connection.js';
 import { loadCandidates, loadSnapshot, recordAdmission } from './flow.js';
-import { RUN_COLUMNS, type SqlRunRow, toRunRow } from './rows.js';
+import { RUN_COLUMNS, runRowsOfValues, type SqlRunRow, toRunRow } from './rows.js';
 import { insertState } from './state-writes.js';
 import { IS_QUEUED } from './status-sql.js';
 
@@ -102,15 +102,18 @@ export function claimRuns(c: SqliteConnection, request: ClaimRequest): RunRow[] 
   const gated = claimGated(c, request, tasks, now);
   const plain =
     request.limit > gated.length
-      ? (
-          c.stmt(CLAIM_SQL).all({
-            worker: request.workerId,
-            now,
-            lease: request.leaseMs,
-            namespace: request.namespace,
-            tasks,
-            limit: request.limit - gated.length,
-          }) as SqlRunRow[]
+      ? runRowsOfValues(
+          c
+            .stmt(CLAIM_SQL)
+            .raw(true)
+            .all({
+              worker: request.workerId,
+              now,
+              lease: request.leaseMs,
+              namespace: request.namespace,
+              tasks,
+              limit: request.limit - gated.length,
+            }) as unknown[][],
         ).map(toRunRow)
       : [];
   const runs = [...gated, ...plain];
