@@ -66,5 +66,7 @@ async function timeScopes(): Promise<{ scopeUs: number; alsUs: number }> {
 
 const { getTaskContextNs, getStoreNs } = await timeReads();
 const { scopeUs, alsUs } = await timeScopes();
-console.log(`getTaskContext() from a helper: ${getTaskContextNs.toFixed(1)} ns per call (AsyncLocalStorage#getStore: ${getStoreNs.toFixed(1)} ns)`);
+console.log(
+  `getTaskContext() from a helper: ${getTaskContextNs.toFixed(1)} ns per call (AsyncLocalStorage#getStore: ${getStoreNs.toFixed(1)} ns)`,
+);
 console.log(`a run's ambient scope: ${scopeUs.toFixed(2)} µs per run (a bare AsyncLocalStorage#run: ${alsUs.toFixed(2)} µs)`);
