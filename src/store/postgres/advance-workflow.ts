@@ -1,13 +1,14 @@
 /**
- * Moves a workflow run forward after one of its tasks ended, inside the same
+ * Moves workflow runs forward after some of their tasks ended, inside the same
  * transaction: waiting tasks whose parents are done become Pending, tasks
  * downstream of a failure are cancelled, the on-failure task is started, or the
  * workflow run itself ends (its output is the map of its tasks' outputs). The
- * decisions are engine/dag.ts's; this file only applies them.
+ * decisions are engine/dag.ts's; this file only applies them, for every workflow
+ * run of a settled batch at once (a fixed number of statements, not a few per run).
  *
  * Concurrency: two tasks of one workflow may end at the same time in two
- * transactions (two workers settling siblings of a fan-in). The workflow row is
- * locked FOR UPDATE first, so the advances of one workflow run one after the
+ * transactions (two workers settling siblings of a fan-in). The workflow rows are
+ * locked FOR UPDATE first, in id order, so the advances of one workflow run one after the
  * other; under READ COMMITTED the task rows are read by a statement that starts
  * after the lock is granted, so the second advance sees the first one's
  * committed task (and its own), and the fan-in child is made runnable by
@@ -20,10 +21,11 @@ import { cancelledError } from '../../engine/run-rules.js';
 import type { StateName } from '../../engine/types.js';
 import type { SerializedError } from '../../errors.js';
 import type { StoredDag } from '../types.js';
-import type { Tx } from './connection.js';
+import { PREPARED, type Tx } from './connection.js';
 import { insertStates, type NewState } from './state-writes.js';
 
 interface WorkflowRow {
+  id: string;
   namespace: string;
   workflow_name: string;
   status: StateName;
@@ -33,6 +35,7 @@ interface WorkflowRow {
 
 interface TaskRow {
   id: string;
+  workflow_run_id: string;
   task_name: string;
   status: StateName;
   attempt: number;
@@ -40,105 +43,151 @@ interface TaskRow {
   error: SerializedError | null;
 }
 
-/** Advances each workflow run in id order (so two transactions lock workflow rows in the same order). */
-export async function advanceWorkflows(tx: Tx, workflowRunIds: Iterable<string>): Promise<void> {
-  for (const id of [...new Set(workflowRunIds)].sort()) await advanceWorkflow(tx, id);
+/** What the batch writes, gathered from every workflow run's decisions. */
+interface Changes {
+  runnable: { task: TaskRow; message: string; namespace: string }[];
+  cancelled: { id: string; reason: string; attempt: number }[];
+  completed: { id: string; output: string | null; attempt: number }[];
+  failed: { id: string; error: SerializedError; attempt: number }[];
+  skipped: { id: string; attempt: number }[];
 }
 
-/** Returns whether any task became runnable (so workers should be woken). */
-export async function advanceWorkflow(tx: Tx, workflowRunId: string): Promise<boolean> {
-  const { t, now } = tx;
-  const workflow = (
+/** Advances the given workflow runs (rows locked in id order, so two transactions never deadlock on them). */
+export async function advanceWorkflows(tx: Tx, workflowRunIds: Iterable<string>): Promise<void> {
+  const ids = [...new Set(workflowRunIds)].sort();
+  if (ids.length === 0) return;
+  const { t } = tx;
+  const workflows = (
     await tx.query<WorkflowRow>(
-      `SELECT namespace, workflow_name, status, dag, attempt FROM ${t.runs} WHERE id = $1 AND kind = 'workflow' FOR UPDATE`,
-      [workflowRunId],
+      `SELECT id, namespace, workflow_name, status, dag, attempt FROM ${t.runs}
+       WHERE id = ANY($1::text[]) AND kind = 'workflow' ORDER BY id FOR UPDATE`,
+      [ids],
+      PREPARED,
     )
-  ).rows[0];
-  if (!workflow?.dag || workflow.status !== 'Running') return false;
-  const dag = workflow.dag;
+  ).rows.filter((workflow) => workflow.dag && workflow.status === 'Running');
+  if (workflows.length === 0) return;
   const tasks = (
     await tx.query<TaskRow>(
-      `SELECT id, task_name, status, attempt, output, error FROM ${t.runs}
-       WHERE workflow_run_id = $1 AND kind = 'task' AND id != workflow_run_id`,
-      [workflowRunId],
+      `SELECT id, workflow_run_id, task_name, status, attempt, output, error FROM ${t.runs}
+       WHERE workflow_run_id = ANY($1::text[]) AND kind = 'task' AND id != workflow_run_id`,
+      [workflows.map((workflow) => workflow.id)],
+      PREPARED,
     )
   ).rows;
+  const changes: Changes = { runnable: [], cancelled: [], completed: [], failed: [], skipped: [] };
+  for (const workflow of workflows) {
+    decide(
+      workflow,
+      tasks.filter((task) => task.workflow_run_id === workflow.id),
+      changes,
+    );
+  }
+  await apply(tx, changes);
+}
+
+/** One workflow run's next moves, by engine/dag.ts. */
+function decide(workflow: WorkflowRow, tasks: TaskRow[], changes: Changes): void {
+  const dag = workflow.dag as StoredDag;
   const byName = new Map(tasks.map((task) => [task.task_name, task]));
   const progress = dagProgress(dag, new Map(tasks.map((task) => [task.task_name, task.status])));
-  const states: NewState[] = [];
-  let isRunnable = false;
-  const makeRunnable = async (name: string, message: string) => {
+  const makeRunnable = (name: string, message: string) => {
     const task = byName.get(name);
-    if (task?.status !== 'Waiting') return;
-    const updated = await tx.query(
-      `UPDATE ${t.runs} SET status = 'Pending', available_at = $2, waiting_on = NULL, updated_at = $2
-       WHERE id = $1 AND status = 'Waiting'`,
-      [task.id, now],
-    );
-    if (!updated.rowCount) return;
-    states.push({ runId: task.id, attempt: task.attempt, name: 'Pending', at: now, message });
-    tx.notify({ t: 'run', id: task.id });
-    isRunnable = true;
+    if (task?.status === 'Waiting') changes.runnable.push({ task, message, namespace: workflow.namespace });
   };
-  for (const name of progress.ready) await makeRunnable(name, 'its parents have ended');
+  for (const name of progress.ready) makeRunnable(name, 'its parents have ended');
   for (const { name, failedParent } of progress.unreachable) {
     const task = byName.get(name);
-    if (!task) continue;
-    const reason = `upstream task "${failedParent}" failed`;
-    await tx.query(
-      `UPDATE ${t.runs} SET status = 'Cancelled', cancel_reason = $2, error = $3, finished_at = $4, waiting_on = NULL,
-         updated_at = $4 WHERE id = $1`,
-      [task.id, reason, JSON.stringify(cancelledError(reason)), now],
-    );
-    states.push({ runId: task.id, attempt: task.attempt, name: 'Cancelled', at: now, message: reason });
-    tx.notify({ t: 'run', id: task.id });
+    if (task) changes.cancelled.push({ id: task.id, reason: `upstream task "${failedParent}" failed`, attempt: task.attempt });
   }
-  if (progress.startOnFailure) await makeRunnable(progress.startOnFailure, 'a task failed: the on-failure task runs');
-  if (progress.finished) {
-    if (progress.finished.status === 'Completed') {
-      const outputs = dag.tasks
-        .filter((task) => !task.isOnFailure)
-        .map((task) => [task.name, byName.get(task.name)?.output ?? null] as const);
-      await tx.query(`UPDATE ${t.runs} SET status = 'Completed', output = $2, finished_at = $3, updated_at = $3 WHERE id = $1`, [
-        workflowRunId,
-        composeOutputs(outputs),
-        now,
-      ]);
-      states.push({ runId: workflowRunId, attempt: workflow.attempt, name: 'Completed', at: now });
-      // No task failed, so the on-failure task never runs.
-      const onFailure = dag.tasks.find((task) => task.isOnFailure);
-      const handler = onFailure ? byName.get(onFailure.name) : undefined;
-      if (handler?.status === 'Waiting') {
-        await tx.query(
-          `UPDATE ${t.runs} SET status = 'Skipped', finished_at = $2, waiting_on = NULL, updated_at = $2 WHERE id = $1`,
-          [handler.id, now],
-        );
-        states.push({ runId: handler.id, attempt: handler.attempt, name: 'Skipped', at: now, message: 'no task failed' });
-        tx.notify({ t: 'run', id: handler.id });
-      }
-    } else {
-      const errors: Record<string, string> = {};
-      for (const task of tasks) {
-        if (FAILED_TASK_STATES.includes(task.status) && task.error) errors[task.task_name] = task.error.message;
-      }
-      const error = workflowFailure(workflow.workflow_name, errors);
-      await tx.query(`UPDATE ${t.runs} SET status = 'Failed', error = $2, finished_at = $3, updated_at = $3 WHERE id = $1`, [
-        workflowRunId,
-        JSON.stringify(error),
-        now,
-      ]);
-      states.push({
-        runId: workflowRunId,
-        attempt: workflow.attempt,
-        name: 'Failed',
-        at: now,
-        message: error.message,
-        error: error as SerializedError,
-      });
+  if (progress.startOnFailure) makeRunnable(progress.startOnFailure, 'a task failed: the on-failure task runs');
+  if (!progress.finished) return;
+  if (progress.finished.status === 'Completed') {
+    const outputs = dag.tasks
+      .filter((task) => !task.isOnFailure)
+      .map((task) => [task.name, byName.get(task.name)?.output ?? null] as const);
+    changes.completed.push({ id: workflow.id, output: composeOutputs(outputs), attempt: workflow.attempt });
+    // No task failed, so the on-failure task never runs.
+    const onFailure = dag.tasks.find((task) => task.isOnFailure);
+    const handler = onFailure ? byName.get(onFailure.name) : undefined;
+    if (handler?.status === 'Waiting') changes.skipped.push({ id: handler.id, attempt: handler.attempt });
+  } else {
+    const errors: Record<string, string> = {};
+    for (const task of tasks) {
+      if (FAILED_TASK_STATES.includes(task.status) && task.error) errors[task.task_name] = task.error.message;
     }
-    tx.notify({ t: 'run', id: workflowRunId });
+    const error = workflowFailure(workflow.workflow_name, errors) as SerializedError;
+    changes.failed.push({ id: workflow.id, error, attempt: workflow.attempt });
+  }
+}
+
+async function apply(tx: Tx, changes: Changes): Promise<void> {
+  const { t, now } = tx;
+  const states: NewState[] = [];
+  if (changes.runnable.length > 0) {
+    const updated = await tx.query<{ id: string }>(
+      `UPDATE ${t.runs} SET status = 'Pending', available_at = $2, waiting_on = NULL, updated_at = $2
+       WHERE id = ANY($1::text[]) AND status = 'Waiting' RETURNING id`,
+      [changes.runnable.map((r) => r.task.id), now],
+      PREPARED,
+    );
+    const madeRunnable = new Set(updated.rows.map((row) => row.id));
+    const namespaces = new Set<string>();
+    for (const { task, message, namespace } of changes.runnable) {
+      if (!madeRunnable.has(task.id)) continue;
+      states.push({ runId: task.id, attempt: task.attempt, name: 'Pending', at: now, message });
+      tx.notify({ t: 'run', id: task.id });
+      namespaces.add(namespace);
+    }
+    for (const ns of namespaces) tx.notify({ t: 'available', ns });
+  }
+  if (changes.cancelled.length > 0) {
+    await tx.query(
+      `UPDATE ${t.runs} r SET status = 'Cancelled', cancel_reason = x.reason, error = x.error, finished_at = $2,
+         waiting_on = NULL, updated_at = $2
+       FROM json_to_recordset($1::json) AS x(id text, reason text, error json) WHERE r.id = x.id AND r.id = ANY($3::text[])`,
+      [
+        JSON.stringify(changes.cancelled.map((c) => ({ id: c.id, reason: c.reason, error: cancelledError(c.reason) }))),
+        now,
+        changes.cancelled.map((c) => c.id),
+      ],
+    );
+    for (const c of changes.cancelled) {
+      states.push({ runId: c.id, attempt: c.attempt, name: 'Cancelled', at: now, message: c.reason });
+      tx.notify({ t: 'run', id: c.id });
+    }
+  }
+  if (changes.completed.length > 0) {
+    await tx.query(
+      `UPDATE ${t.runs} r SET status = 'Completed', output = x.output, finished_at = $2, updated_at = $2
+       FROM json_to_recordset($1::json) AS x(id text, output text) WHERE r.id = x.id AND r.id = ANY($3::text[])`,
+      [JSON.stringify(changes.completed.map((c) => ({ id: c.id, output: c.output }))), now, changes.completed.map((c) => c.id)],
+      PREPARED,
+    );
+    for (const c of changes.completed) {
+      states.push({ runId: c.id, attempt: c.attempt, name: 'Completed', at: now });
+      tx.notify({ t: 'run', id: c.id });
+    }
+  }
+  if (changes.skipped.length > 0) {
+    await tx.query(
+      `UPDATE ${t.runs} SET status = 'Skipped', finished_at = $2, waiting_on = NULL, updated_at = $2 WHERE id = ANY($1::text[])`,
+      [changes.skipped.map((s) => s.id), now],
+    );
+    for (const s of changes.skipped) {
+      states.push({ runId: s.id, attempt: s.attempt, name: 'Skipped', at: now, message: 'no task failed' });
+      tx.notify({ t: 'run', id: s.id });
+    }
+  }
+  if (changes.failed.length > 0) {
+    await tx.query(
+      `UPDATE ${t.runs} r SET status = 'Failed', error = x.error, finished_at = $2, updated_at = $2
+       FROM json_to_recordset($1::json) AS x(id text, error json) WHERE r.id = x.id AND r.id = ANY($3::text[])`,
+      [JSON.stringify(changes.failed.map((f) => ({ id: f.id, error: f.error }))), now, changes.failed.map((f) => f.id)],
+    );
+    for (const f of changes.failed) {
+      states.push({ runId: f.id, attempt: f.attempt, name: 'Failed', at: now, message: f.error.message, error: f.error });
+      tx.notify({ t: 'run', id: f.id });
+    }
   }
   await insertStates(tx, states);
-  if (isRunnable) tx.notify({ t: 'available', ns: workflow.namespace });
-  return isRunnable;
 }

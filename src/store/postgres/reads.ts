@@ -13,7 +13,7 @@ import type {
   StreamChunkRow,
   WorkerRow,
 } from '../types.js';
-import type { PgConnection } from './connection.js';
+import { type PgConnection, PREPARED } from './connection.js';
 import {
   type PgAttemptRow,
   type PgLogRow,
@@ -50,6 +50,7 @@ export async function listWorkflowTasks(c: PgConnection, namespace: string, work
     `SELECT ${RUN_COLUMNS} FROM ${c.t.runs}
      WHERE workflow_run_id = $1 AND namespace = $2 AND kind = 'task' AND id != workflow_run_id`,
     [workflowRunId, namespace],
+    PREPARED,
   );
   return result.rows.map(toRunRow);
 }
