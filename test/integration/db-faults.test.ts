@@ -21,34 +21,14 @@ import { notifierFor } from '../../src/store/notifier.js';
 import { type PgModule, QUERY_TIMEOUT_MS } from '../../src/store/postgres/connection.js';
 import { NotifyListener } from '../../src/store/postgres/listener.js';
 import type { SqliteStore } from '../../src/store/sqlite/sqlite-store.js';
-import type { NewRun, Store } from '../../src/store/types.js';
+import type { Store } from '../../src/store/types.js';
 import { startTcpProxy } from '../reliability/support/tcp-proxy.js';
+import { newRun } from '../support/new-run.js';
 import { createFixture, describeEachStore, PG_URL, type StoreFixture } from '../support/stores.js';
 import { waitFor } from '../support/wait.js';
 
 const NS = 'default';
 const LEASE = 60_000;
-
-function newRun(overrides: Partial<NewRun> = {}): NewRun {
-  const id = overrides.id ?? `run_${randomUUID()}`;
-  return {
-    id,
-    workflowRunId: id,
-    workflowName: overrides.taskName ?? 'task-a',
-    taskName: 'task-a',
-    parentRunId: null,
-    parentWorkflowRunId: null,
-    priority: 0,
-    input: '{}',
-    tags: {},
-    metadata: {},
-    customContext: {},
-    trigger: { kind: 'manual' },
-    maxCrashes: 3,
-    cancelGraceMs: 10_000,
-    ...overrides,
-  };
-}
 
 describeEachStore('database faults', (backend) => {
   let fixture: StoreFixture;

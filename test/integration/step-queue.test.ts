@@ -2,34 +2,14 @@
  * The worker's step queue: step records of concurrent attempts share one store call, and a
  * record the store refuses for good fails only its own attempt.
  */
-import { randomUUID } from 'node:crypto';
 import { afterEach, beforeEach, expect, it } from 'vitest';
 import { StorageError } from '../../src/errors.js';
-import type { NewRun, StepGroup, Store } from '../../src/store/types.js';
+import type { StepGroup, Store } from '../../src/store/types.js';
 import { StepQueue } from '../../src/worker/step-queue.js';
+import { newRun } from '../support/new-run.js';
 import { createFixture, describeEachStore, type StoreFixture } from '../support/stores.js';
 
 const NS = 'default';
-
-function newRun(): NewRun {
-  const id = `run_${randomUUID()}`;
-  return {
-    id,
-    workflowRunId: id,
-    workflowName: 'task-a',
-    taskName: 'task-a',
-    parentRunId: null,
-    parentWorkflowRunId: null,
-    priority: 0,
-    input: null,
-    tags: {},
-    metadata: {},
-    customContext: {},
-    trigger: { kind: 'manual' },
-    maxCrashes: 3,
-    cancelGraceMs: 10_000,
-  };
-}
 
 const step = (output: string) => [{ key: 's#1', seq: 0, kind: 'step' as const, output, error: null, attempt: 0 }];
 

@@ -3,36 +3,15 @@
  * with an injected TestClock so leases, delays and idempotency windows move on
  * command. Both backends must give the same answers, state rows included.
  */
-import { randomUUID } from 'node:crypto';
 import { IdempotencyConflictError, InvalidStateError, RunNotFoundError } from 'baton';
 import { TestClock } from 'baton/testing';
 import { afterEach, beforeEach, expect, it } from 'vitest';
-import type { NewRun, RunRow, Settlement, Store } from '../../src/store/types.js';
+import type { RunRow, Settlement, Store } from '../../src/store/types.js';
+import { newRun } from '../support/new-run.js';
 import { createFixture, describeEachStore, type StoreFixture } from '../support/stores.js';
 
 const NS = 'default';
 const LEASE = 1_000;
-
-function newRun(overrides: Partial<NewRun> = {}): NewRun {
-  const id = overrides.id ?? `run_${randomUUID()}`;
-  return {
-    id,
-    workflowRunId: id,
-    workflowName: overrides.taskName ?? 'task-a',
-    taskName: 'task-a',
-    parentRunId: null,
-    parentWorkflowRunId: null,
-    priority: 0,
-    input: '{"n":1}',
-    tags: {},
-    metadata: {},
-    customContext: {},
-    trigger: { kind: 'manual' },
-    maxCrashes: 3,
-    cancelGraceMs: 10_000,
-    ...overrides,
-  };
-}
 
 describeEachStore('store contract', (backend) => {
   let fixture: StoreFixture;

@@ -47,8 +47,8 @@ interface TaskRow {
 interface Changes {
   runnable: { task: TaskRow; message: string; namespace: string }[];
   cancelled: { id: string; reason: string; attempt: number }[];
-  completed: { id: string; output: string | null; attempt: number }[];
-  failed: { id: string; error: SerializedError; attempt: number }[];
+  /** Workflow runs that end: Completed with the map of outputs, or Failed with the tasks' errors. */
+  ended: { id: string; attempt: number; output: string | null; error: SerializedError | null }[];
   skipped: { id: string; attempt: number }[];
 }
 
@@ -74,7 +74,7 @@ export async function advanceWorkflows(tx: Tx, workflowRunIds: Iterable<string>)
       PREPARED,
     )
   ).rows;
-  const changes: Changes = { runnable: [], cancelled: [], completed: [], failed: [], skipped: [] };
+  const changes: Changes = { runnable: [], cancelled: [], ended: [], skipped: [] };
   for (const workflow of workflows) {
     decide(
       workflow,
@@ -105,7 +105,7 @@ function decide(workflow: WorkflowRow, tasks: TaskRow[], changes: Changes): void
     const outputs = dag.tasks
       .filter((task) => !task.isOnFailure)
       .map((task) => [task.name, byName.get(task.name)?.output ?? null] as const);
-    changes.completed.push({ id: workflow.id, output: composeOutputs(outputs), attempt: workflow.attempt });
+    changes.ended.push({ id: workflow.id, attempt: workflow.attempt, output: composeOutputs(outputs), error: null });
     // No task failed, so the on-failure task never runs.
     const onFailure = dag.tasks.find((task) => task.isOnFailure);
     const handler = onFailure ? byName.get(onFailure.name) : undefined;
@@ -116,7 +116,7 @@ function decide(workflow: WorkflowRow, tasks: TaskRow[], changes: Changes): void
       if (FAILED_TASK_STATES.includes(task.status) && task.error) errors[task.task_name] = task.error.message;
     }
     const error = workflowFailure(workflow.workflow_name, errors) as SerializedError;
-    changes.failed.push({ id: workflow.id, error, attempt: workflow.attempt });
+    changes.ended.push({ id: workflow.id, attempt: workflow.attempt, output: null, error });
   }
 }
 
@@ -156,16 +156,25 @@ async function apply(tx: Tx, changes: Changes): Promise<void> {
       tx.notify({ t: 'run', id: c.id });
     }
   }
-  if (changes.completed.length > 0) {
+  if (changes.ended.length > 0) {
     await tx.query(
-      `UPDATE ${t.runs} r SET status = 'Completed', output = x.output, finished_at = $2, updated_at = $2
-       FROM json_to_recordset($1::json) AS x(id text, output text) WHERE r.id = x.id AND r.id = ANY($3::text[])`,
-      [JSON.stringify(changes.completed.map((c) => ({ id: c.id, output: c.output }))), now, changes.completed.map((c) => c.id)],
+      `UPDATE ${t.runs} r SET status = x.status, output = x.output, error = x.error, finished_at = $2, updated_at = $2
+       FROM json_to_recordset($1::json) AS x(id text, status text, output text, error json)
+       WHERE r.id = x.id AND r.id = ANY($3::text[])`,
+      [
+        JSON.stringify(changes.ended.map((e) => ({ ...e, status: e.error ? 'Failed' : 'Completed' }))),
+        now,
+        changes.ended.map((e) => e.id),
+      ],
       PREPARED,
     );
-    for (const c of changes.completed) {
-      states.push({ runId: c.id, attempt: c.attempt, name: 'Completed', at: now });
-      tx.notify({ t: 'run', id: c.id });
+    for (const e of changes.ended) {
+      states.push(
+        e.error
+          ? { runId: e.id, attempt: e.attempt, name: 'Failed', at: now, message: e.error.message, error: e.error }
+          : { runId: e.id, attempt: e.attempt, name: 'Completed', at: now },
+      );
+      tx.notify({ t: 'run', id: e.id });
     }
   }
   if (changes.skipped.length > 0) {
@@ -176,17 +185,6 @@ async function apply(tx: Tx, changes: Changes): Promise<void> {
     for (const s of changes.skipped) {
       states.push({ runId: s.id, attempt: s.attempt, name: 'Skipped', at: now, message: 'no task failed' });
       tx.notify({ t: 'run', id: s.id });
-    }
-  }
-  if (changes.failed.length > 0) {
-    await tx.query(
-      `UPDATE ${t.runs} r SET status = 'Failed', error = x.error, finished_at = $2, updated_at = $2
-       FROM json_to_recordset($1::json) AS x(id text, error json) WHERE r.id = x.id AND r.id = ANY($3::text[])`,
-      [JSON.stringify(changes.failed.map((f) => ({ id: f.id, error: f.error }))), now, changes.failed.map((f) => f.id)],
-    );
-    for (const f of changes.failed) {
-      states.push({ runId: f.id, attempt: f.attempt, name: 'Failed', at: now, message: f.error.message, error: f.error });
-      tx.notify({ t: 'run', id: f.id });
     }
   }
   await insertStates(tx, states);
